@@ -1,0 +1,1 @@
+//! cosignature: to be written.

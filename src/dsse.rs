@@ -1,0 +1,1 @@
+//! dsse: to be written.

@@ -1,0 +1,27 @@
+//! claimlog: a transparency log for verifiable privacy claims.
+//!
+//! The crate is split into a pure core, one module per public standard, and an
+//! I/O edge behind the default `server` feature.
+//!
+//! Pure core (no I/O, no clock; time and storage are passed in):
+//! - [`merkle`]: RFC 9162 Merkle tree hashing, proofs and verification.
+//! - [`tiles`]: C2SP tlog-tiles coordinates, paths and entry bundles.
+//! - [`note`]: C2SP signed notes and note keys.
+//! - [`checkpoint`]: C2SP tlog-checkpoint.
+//! - [`cosignature`]: C2SP tlog-cosignature `cosignature/v1`.
+//! - [`witness_wire`]: C2SP tlog-witness request and response bodies.
+//! - [`proof_bundle`]: C2SP tlog-proof.
+//! - [`policy`]: C2SP tlog-policy.
+//! - [`dsse`]: DSSE v1 envelopes around in-toto Statements.
+
+#![forbid(unsafe_code)]
+
+pub mod checkpoint;
+pub mod cosignature;
+pub mod dsse;
+pub mod merkle;
+pub mod note;
+pub mod policy;
+pub mod proof_bundle;
+pub mod tiles;
+pub mod witness_wire;

@@ -1,0 +1,2 @@
+//! The `claimlog` command.
+fn main() {}

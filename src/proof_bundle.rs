@@ -1,0 +1,1 @@
+//! proof_bundle: to be written.

@@ -1,0 +1,1 @@
+//! tiles: to be written.

@@ -1,0 +1,1 @@
+//! witness_wire: to be written.
