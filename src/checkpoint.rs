@@ -285,3 +285,5 @@ pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+#[cfg(test)]
+mod tests;

@@ -339,4 +339,3 @@ fn parse_timestamp(sig: &[u8], key_type: KeyType) -> Result<u64, CosignatureErro
     }
     Ok(ts)
 }
-
