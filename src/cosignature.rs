@@ -339,3 +339,6 @@ fn parse_timestamp(sig: &[u8], key_type: KeyType) -> Result<u64, CosignatureErro
     }
     Ok(ts)
 }
+
+#[cfg(test)]
+mod tests;
