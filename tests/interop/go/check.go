@@ -32,9 +32,21 @@ func check(dir string) error {
 	}
 	verifiers := note.VerifierList(verifier)
 
-	// 1. The plain signed note.
-	if _, err := note.Open([]byte(m.Note), verifiers); err != nil {
+	// 1. The plain signed note. Ed25519 is deterministic, so Go signing the
+	// same text with the same signer key must give the same bytes.
+	signer, err := note.NewSigner(m.Skey)
+	if err != nil {
+		return fmt.Errorf("signer key: %v", err)
+	}
+	if signer.Name() != verifier.Name() || signer.KeyHash() != verifier.KeyHash() {
+		return fmt.Errorf("signer key %s+%08x does not match the vkey", signer.Name(), signer.KeyHash())
+	}
+	n, err := note.Open([]byte(m.Note), verifiers)
+	if err != nil {
 		return fmt.Errorf("note.Open(note): %v", err)
+	}
+	if err := sameAsGoSigned(n.Text, m.Note, signer); err != nil {
+		return fmt.Errorf("note: %v", err)
 	}
 
 	// 2. The signed checkpoint.
@@ -49,6 +61,9 @@ func check(dir string) error {
 	cp, err := parseCheckpoint(cpNote.Text)
 	if err != nil {
 		return err
+	}
+	if err := sameAsGoSigned(cpNote.Text, string(cpBytes), signer); err != nil {
+		return fmt.Errorf("checkpoint: %v", err)
 	}
 	if cp.Origin != verifier.Name() {
 		return fmt.Errorf("checkpoint origin %q is not the key name %q", cp.Origin, verifier.Name())
@@ -160,6 +175,19 @@ func check(dir string) error {
 
 	fmt.Printf("ok: %s log of size %d: note, checkpoint, %d tiles, %d roots, %d inclusion and %d consistency proofs\n",
 		m.Producer, tree.N, len(have), len(m.Roots), len(m.Inclusion), len(m.Consistency))
+	return nil
+}
+
+// sameAsGoSigned checks that signed is exactly text signed by signer with
+// Go's note.Sign.
+func sameAsGoSigned(text, signed string, signer note.Signer) error {
+	expect, err := note.Sign(&note.Note{Text: text}, signer)
+	if err != nil {
+		return fmt.Errorf("note.Sign: %v", err)
+	}
+	if string(expect) != signed {
+		return fmt.Errorf("signed note differs from Go's note.Sign of the same text:\n%s\nwant:\n%s", signed, expect)
+	}
 	return nil
 }
 

@@ -75,7 +75,7 @@ func gen(dir string) error {
 		return err
 	}
 
-	m := Manifest{Format: manifestFormat, Producer: "go", Vkey: vkey, Note: string(signedNote), Size: genSize}
+	m := Manifest{Format: manifestFormat, Producer: "go", Vkey: vkey, Skey: skey, Note: string(signedNote), Size: genSize}
 
 	// Tiles and their entry bundles, under C2SP paths.
 	for _, t := range tilesForSize(genSize) {

@@ -45,6 +45,7 @@ type Manifest struct {
 	Format      string            `json:"format"`
 	Producer    string            `json:"producer"`
 	Vkey        string            `json:"vkey"`
+	Skey        string            `json:"skey"`
 	Note        string            `json:"note"`
 	Size        int64             `json:"size"`
 	Roots       []RootAt          `json:"roots"`
