@@ -1,1 +1,0 @@
-//! note: to be written.
