@@ -32,6 +32,8 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::note::{KeyType, SignerKey, VerifierKey};
+
 /// The payload type of an in-toto Statement (in-toto attestation spec, "Envelope").
 pub const PAYLOAD_TYPE_IN_TOTO: &str = "application/vnd.in-toto+json";
 
@@ -146,6 +148,22 @@ impl KeySet {
         }
         self.keys.insert(keyid(&key), key);
         true
+    }
+
+    /// Adds the Ed25519 key of a note verifier key of type 0x01 (how the
+    /// log's submitter allowlist names keys). Returns `false` for other key
+    /// types and for keys [`KeySet::insert`] refuses.
+    pub fn insert_note_key(&mut self, vkey: &VerifierKey) -> bool {
+        if vkey.key_type() != KeyType::Ed25519 {
+            return false;
+        }
+        let Ok(bytes) = <[u8; 32]>::try_from(vkey.public_key()) else {
+            return false;
+        };
+        match VerifyingKey::from_bytes(&bytes) {
+            Ok(key) => self.insert(key),
+            Err(_) => false,
+        }
     }
 
     /// The key with this keyid.
@@ -323,6 +341,28 @@ impl Envelope {
                 sig,
             }],
         }
+    }
+
+    /// Signs `payload` with a note signer key of type 0x01 (the key files
+    /// `claimlog keygen` writes); `None` for any other key type.
+    pub fn sign_with_note_key(
+        payload_type: &str,
+        payload: &[u8],
+        key: &SignerKey,
+    ) -> Option<Envelope> {
+        if key.key_type() != KeyType::Ed25519 {
+            return None;
+        }
+        let public: [u8; 32] = key.verifier().public_key().try_into().ok()?;
+        let sig = key.sign_ed25519(&pae(payload_type, payload));
+        Some(Envelope {
+            payload_type: payload_type.to_owned(),
+            payload: payload.to_vec(),
+            signatures: vec![EnvelopeSignature {
+                keyid: hex_lower(&Sha256::digest(public)),
+                sig: Signature::from_bytes(&sig),
+            }],
+        })
     }
 
     /// The payload type.

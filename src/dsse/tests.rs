@@ -396,3 +396,27 @@ fn parse_never_panics_on_mutations() {
         }
     }
 }
+
+#[test]
+fn note_keys_sign_and_verify() {
+    use crate::cosignature::CosignerKey;
+    use crate::note::{KeyName, KeyType, SignerKey, VerifierKey};
+    let name = KeyName::new("vendor.example").unwrap();
+    let sk = SignerKey::from_seed(name.clone(), KeyType::Ed25519, [5; 32]).unwrap();
+    let env = Envelope::sign_with_note_key(PAYLOAD_TYPE_IN_TOTO, &statement(), &sk).unwrap();
+    // Same bytes as signing with the raw Ed25519 key of that seed.
+    let raw = SigningKey::from_bytes(&[5; 32]);
+    assert_eq!(
+        env,
+        Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &statement(), &raw)
+    );
+    let vkey = VerifierKey::parse(&sk.verifier().to_string()).unwrap();
+    let mut set = KeySet::new();
+    assert!(set.insert_note_key(&vkey));
+    assert_eq!(env.verify(&set), Ok(0));
+    // Cosignature (0x04) keys are neither signers nor submitters.
+    let cosigner = CosignerKey::from_seed(name, [6; 32]).unwrap();
+    assert!(Envelope::sign_with_note_key("t", b"x", cosigner.signer_key()).is_none());
+    assert!(!set.insert_note_key(cosigner.verifier().key()));
+    assert_eq!(set.len(), 1);
+}

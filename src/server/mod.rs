@@ -4,4 +4,8 @@
 //! `server` feature. The pure pieces it relies on (Merkle math, tiles, notes,
 //! checkpoints, DSSE) live in the crate's core modules.
 
+pub mod entry;
+pub mod publisher;
+pub mod reader;
+pub mod sequencer;
 pub mod store;
