@@ -221,6 +221,14 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 /// only if its R is canonical and torsion-free; any other R is checked on its
 /// own. Under those conditions the batch equation holds exactly when every
 /// individual strict equation does (up to the batch's 2^-128 soundness error).
+///
+/// Cost: the torsion check on R is a full scalar multiplication, so on our
+/// measurements (ed25519-dalek 2.2, 1 KiB messages) batch + check costs about
+/// 1.1-1.3x as much as individual `verify_strict` calls. Without the check a
+/// submitter could get a signature with a small-order component in R accepted
+/// by the batch (with probability up to 1/2 per try) that strict verification
+/// rejects, so the log's request path verifies individually and this function
+/// is for callers that verify offline in bulk and want one pass.
 pub fn verify_many(items: &[(&Envelope, &KeySet)]) -> Vec<Result<usize, DsseError>> {
     // Collect every (message, signature, key) triple; an envelope whose
     // signatures cannot be matched is settled now.
