@@ -13,6 +13,8 @@
 //! - [`proof_bundle`]: C2SP tlog-proof.
 //! - [`policy`]: C2SP tlog-policy.
 //! - [`dsse`]: DSSE v1 envelopes around in-toto Statements.
+//!
+//! I/O edge (feature `server`): `server` (storage, sequencer, HTTP API).
 
 #![forbid(unsafe_code)]
 
@@ -23,5 +25,7 @@ pub mod merkle;
 pub mod note;
 pub mod policy;
 pub mod proof_bundle;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod tiles;
 pub mod witness_wire;
