@@ -1,7 +1,25 @@
-//! Shared helpers for claimlog's end-to-end tests: locating the built
-//! binaries and the repository's test vectors.
+//! Shared helpers for claimlog's end-to-end tests and the `claimlog-load`
+//! generator: locating (building) the `claimlog` binary, running it as a real
+//! server process on loopback, a small HTTP client, deterministic submitter
+//! keys and envelopes, and client-side verification of a live log from its
+//! tiles (never trusting the server's proof API).
+//!
+//! How the tests find the binary: a workspace test cannot use
+//! `CARGO_BIN_EXE_*` for another package's binary, and Cargo does not build
+//! the binaries of dependencies. [`binary::claimlog_binary`] therefore runs
+//! `cargo build -p claimlog --bin claimlog` once per test process (guarded by
+//! a `OnceLock`), into the same target directory and profile as the running
+//! test executable, so the compiled dependencies are shared and the build is a
+//! no-op when the binary is fresh. `CLAIMLOG_BIN=/path/to/claimlog` skips the
+//! build and uses that binary.
 
 use std::path::PathBuf;
+
+pub mod binary;
+pub mod client;
+pub mod keys;
+pub mod server;
+pub mod verify;
 
 /// The repository root (the workspace root, one level above this crate).
 pub fn repo_root() -> PathBuf {

@@ -1,0 +1,638 @@
+//! `claimlog-load`: a load generator for `claimlog serve`.
+//!
+//! - `claimlog-load allowlist --keys K --seed S` prints the TOML
+//!   `allow_submitters = [...]` line for the deterministic key set, to append
+//!   to the server's config file.
+//! - `claimlog-load submit --url URL ...` pre-signs N envelopes (about
+//!   `--size` bytes each) with those K keys, submits them over HTTP/1.1
+//!   keep-alive with C concurrent connections (optionally paced to
+//!   `--rate` per second), polls `/checkpoint`, and prints entries/s,
+//!   latency percentiles to sequenced and to published, the server's RSS
+//!   and CPU time (`--server-pid`) and bytes on disk per entry
+//!   (`--data-dir`).
+//! - `claimlog-load tiles --url URL ...` measures `GET /tile/...` requests/s
+//!   over the log's full level-0 tiles.
+//!
+//! The exact commands and figures are in `BENCHMARKS.md`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use claimlog_tests::keys::{envelope_json, padding_for, submitters};
+
+#[derive(Parser)]
+#[command(name = "claimlog-load", about = "Load generator for claimlog serve")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Wait {
+    /// `?wait=sequenced`: the answer comes when the entry is durable;
+    /// publication is observed by polling `/checkpoint`.
+    Sequenced,
+    /// The default: the answer (receipt) comes once a published checkpoint
+    /// covers the entry.
+    Published,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print the `allow_submitters = [...]` TOML line for the key set.
+    Allowlist {
+        /// Number of submitter keys.
+        #[arg(long, default_value_t = 1000)]
+        keys: usize,
+        /// Seed of the deterministic key set.
+        #[arg(long, default_value = "claimlog-load")]
+        seed: String,
+    },
+    /// Pre-sign and submit envelopes; report throughput and latency.
+    Submit {
+        /// The log's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Envelopes to submit.
+        #[arg(long, default_value_t = 100_000)]
+        entries: u64,
+        /// Concurrent requests (connections).
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Number of submitter keys (as given to `allowlist`).
+        #[arg(long, default_value_t = 1000)]
+        keys: usize,
+        /// Seed of the key set (as given to `allowlist`).
+        #[arg(long, default_value = "claimlog-load")]
+        seed: String,
+        /// Approximate envelope size in bytes.
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        /// What each request waits for.
+        #[arg(long, value_enum, default_value_t = Wait::Sequenced)]
+        wait: Wait,
+        /// Target submissions per second (open loop); 0 means as fast as
+        /// the connections allow.
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+        /// A name that makes this run's envelopes unique (default: the time).
+        #[arg(long)]
+        run: Option<String>,
+        /// The server's process ID, to report its RSS and CPU time.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// The server's data directory, to report bytes on disk per entry.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Tokio worker threads of the generator.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Measure `GET /tile/<0>/<N>` requests per second.
+    Tiles {
+        /// The log's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Requests to make.
+        #[arg(long, default_value_t = 400_000)]
+        requests: u64,
+        /// Concurrent requests (connections).
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// The server's process ID, to report its RSS and CPU time.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// Tokio worker threads of the generator.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Allowlist { keys, seed } => {
+            let vkeys: Vec<String> = submitters(&seed, keys).iter().map(|k| k.vkey()).collect();
+            println!("allow_submitters = {}", serde_json::to_string(&vkeys)?);
+            Ok(())
+        }
+        Cmd::Submit {
+            url,
+            entries,
+            concurrency,
+            keys,
+            seed,
+            size,
+            wait,
+            rate,
+            run,
+            server_pid,
+            data_dir,
+            threads,
+        } => {
+            let run = run.unwrap_or_else(|| {
+                format!(
+                    "run-{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos())
+                        .unwrap_or(0)
+                )
+            });
+            let bodies = presign(&seed, keys, &run, entries, size);
+            let runtime = runtime(threads)?;
+            let setup = SubmitSetup {
+                url: url.trim_end_matches('/').to_owned(),
+                concurrency,
+                wait,
+                rate,
+                server_pid,
+                data_dir,
+            };
+            runtime.block_on(submit(setup, bodies))
+        }
+        Cmd::Tiles {
+            url,
+            requests,
+            concurrency,
+            server_pid,
+            threads,
+        } => runtime(threads)?.block_on(tiles(
+            url.trim_end_matches('/').to_owned(),
+            requests,
+            concurrency,
+            server_pid,
+        )),
+    }
+}
+
+fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?)
+}
+
+fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(120))
+        .build()?)
+}
+
+/// Signs `n` envelopes on every core before the clock starts.
+fn presign(seed: &str, keys: usize, run: &str, n: u64, size: usize) -> Vec<Vec<u8>> {
+    let start = Instant::now();
+    let keys = submitters(seed, keys.max(1));
+    let padding = padding_for(run, size);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from) as u64;
+    let chunk = n.div_ceil(threads).max(1);
+    let bodies: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let keys = &keys;
+                s.spawn(move || {
+                    let lo = (t * chunk).min(n);
+                    let hi = ((t + 1) * chunk).min(n);
+                    (lo..hi)
+                        .map(|i| envelope_json(&keys[i as usize % keys.len()], run, i, padding))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let avg = bodies.iter().map(Vec::len).sum::<usize>() / bodies.len().max(1);
+    eprintln!(
+        "pre-signed {} envelopes (avg {avg} bytes) in {:.1} s",
+        bodies.len(),
+        start.elapsed().as_secs_f64()
+    );
+    bodies
+}
+
+struct SubmitSetup {
+    url: String,
+    concurrency: usize,
+    wait: Wait,
+    rate: u64,
+    server_pid: Option<u32>,
+    data_dir: Option<PathBuf>,
+}
+
+/// One acknowledged submission.
+struct Ack {
+    index: u64,
+    sent: Instant,
+    answered: Instant,
+}
+
+#[derive(Default)]
+struct Outcomes {
+    acks: Vec<Ack>,
+    busy: u64,
+    errors: Vec<String>,
+}
+
+async fn submit(setup: SubmitSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<()> {
+    let http = http_client(setup.concurrency)?;
+    let bodies = Arc::new(bodies);
+    let n = bodies.len();
+    let cpu_before = setup.server_pid.and_then(server_cpu);
+
+    // The checkpoint poller: (first seen, size) for every new size.
+    let published: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
+    let stop = Arc::new(AtomicU64::new(0));
+    let poller = tokio::spawn(poll_checkpoints(
+        http.clone(),
+        setup.url.clone(),
+        published.clone(),
+        stop.clone(),
+    ));
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let outcomes: Arc<Mutex<Outcomes>> = Arc::default();
+    let target = match setup.wait {
+        Wait::Sequenced => format!("{}/v1/entries?wait=sequenced", setup.url),
+        Wait::Published => format!("{}/v1/entries", setup.url),
+    };
+    let t0 = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..setup.concurrency {
+        let (http, bodies, next, outcomes, target) = (
+            http.clone(),
+            bodies.clone(),
+            next.clone(),
+            outcomes.clone(),
+            target.clone(),
+        );
+        let rate = setup.rate;
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= bodies.len() {
+                    return;
+                }
+                if rate > 0 {
+                    let due = t0 + Duration::from_secs_f64(i as f64 / rate as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let sent = Instant::now();
+                loop {
+                    let result = post(&http, &target, bodies[i].clone()).await;
+                    let busy = {
+                        let mut o = outcomes.lock().unwrap_or_else(|e| e.into_inner());
+                        match result {
+                            Ok(Posted::Index(index)) => {
+                                o.acks.push(Ack {
+                                    index,
+                                    sent,
+                                    answered: Instant::now(),
+                                });
+                                false
+                            }
+                            Ok(Posted::Busy) => {
+                                o.busy += 1;
+                                true
+                            }
+                            Err(e) => {
+                                o.errors.push(format!("{e:#}"));
+                                false
+                            }
+                        }
+                    };
+                    if !busy {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await?;
+    }
+    let done = Instant::now();
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|e| e.into_inner()));
+    let cpu_after = setup.server_pid.and_then(server_cpu);
+
+    // Wait (at most 30 s) for a checkpoint covering everything acknowledged.
+    let want = outcomes.acks.iter().map(|a| a.index + 1).max().unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while published_size(&published) < want && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(1, Ordering::SeqCst);
+    poller.await?;
+
+    let ok = outcomes.acks.len();
+    let first = outcomes.acks.iter().map(|a| a.sent).min().unwrap_or(t0);
+    let last = outcomes
+        .acks
+        .iter()
+        .map(|a| a.answered)
+        .max()
+        .unwrap_or(done);
+    let secs = last.duration_since(first).as_secs_f64().max(1e-9);
+    println!(
+        "submitted {n}: {ok} acknowledged, {} errors, {} busy (503) retries",
+        outcomes.errors.len(),
+        outcomes.busy
+    );
+    for e in outcomes.errors.iter().take(5) {
+        println!("  error: {e}");
+    }
+    println!(
+        "throughput: {:.0} entries/s acknowledged ({ok} in {secs:.2} s, concurrency {}, target rate {})",
+        ok as f64 / secs,
+        setup.concurrency,
+        if setup.rate == 0 {
+            "unlimited".to_owned()
+        } else {
+            format!("{}/s", setup.rate)
+        }
+    );
+    let answered: Vec<Duration> = outcomes
+        .acks
+        .iter()
+        .map(|a| a.answered.duration_since(a.sent))
+        .collect();
+    let label = match setup.wait {
+        Wait::Sequenced => "submit -> sequenced (response)",
+        Wait::Published => "submit -> receipt (response)",
+    };
+    print_latency(label, answered);
+    let published = published.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let to_published: Vec<Duration> = outcomes
+        .acks
+        .iter()
+        .filter_map(|a| {
+            // The first observed checkpoint covering the entry.
+            let k = published.partition_point(|&(_, size)| size <= a.index);
+            published.get(k).map(|&(t, _)| t.saturating_duration_since(a.sent))
+        })
+        .collect();
+    if to_published.len() < ok {
+        println!(
+            "  {} acknowledged entries were not covered by an observed checkpoint",
+            ok - to_published.len()
+        );
+    }
+    print_latency("submit -> published (checkpoint poll, 5 ms)", to_published);
+    if let (Some(pid), Some(before), Some(after)) = (setup.server_pid, cpu_before, cpu_after) {
+        let cpu = after - before;
+        println!(
+            "server CPU: {cpu:.1} s during the run, {:.1} µs/entry, {:.2} cores",
+            cpu / ok.max(1) as f64 * 1e6,
+            cpu / done.duration_since(t0).as_secs_f64()
+        );
+        print_rss(pid);
+    }
+    let size = published_size_now(&http, &setup.url).await;
+    if let (Some(dir), Some(size)) = (&setup.data_dir, size) {
+        let bytes = dir_bytes(dir)?;
+        println!(
+            "disk: {} bytes in {} for {size} entries: {:.0} bytes/entry",
+            bytes,
+            dir.display(),
+            bytes as f64 / size.max(1) as f64
+        );
+    }
+    Ok(())
+}
+
+enum Posted {
+    Index(u64),
+    Busy,
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: Vec<u8>) -> anyhow::Result<Posted> {
+    let resp = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await?;
+    match status {
+        200 | 202 => {
+            let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+            let index = v["index"].as_u64().context("receipt without index")?;
+            Ok(Posted::Index(index))
+        }
+        503 => Ok(Posted::Busy),
+        other => bail!(
+            "status {other}: {}",
+            String::from_utf8_lossy(&bytes).trim_end()
+        ),
+    }
+}
+
+/// The size line of a checkpoint note (the second line); the load generator
+/// measures and does not verify (the tests do).
+fn checkpoint_size(body: &[u8]) -> Option<u64> {
+    std::str::from_utf8(body).ok()?.lines().nth(1)?.parse().ok()
+}
+
+async fn poll_checkpoints(
+    http: reqwest::Client,
+    url: String,
+    out: Arc<Mutex<Vec<(Instant, u64)>>>,
+    stop: Arc<AtomicU64>,
+) {
+    let mut last = None;
+    while stop.load(Ordering::SeqCst) == 0 {
+        if let Ok(r) = http.get(format!("{url}/checkpoint")).send().await
+            && let Ok(body) = r.bytes().await
+            && let Some(size) = checkpoint_size(&body)
+            && last != Some(size)
+        {
+            last = Some(size);
+            out.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((Instant::now(), size));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn published_size(p: &Mutex<Vec<(Instant, u64)>>) -> u64 {
+    p.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .last()
+        .map_or(0, |&(_, s)| s)
+}
+
+async fn published_size_now(http: &reqwest::Client, url: &str) -> Option<u64> {
+    let r = http.get(format!("{url}/checkpoint")).send().await.ok()?;
+    checkpoint_size(&r.bytes().await.ok()?)
+}
+
+fn print_latency(label: &str, mut d: Vec<Duration>) {
+    if d.is_empty() {
+        println!("{label}: no samples");
+        return;
+    }
+    d.sort();
+    let pct = |p: f64| {
+        let k = ((d.len() as f64 * p).ceil() as usize).clamp(1, d.len()) - 1;
+        d[k].as_secs_f64() * 1e3
+    };
+    println!(
+        "{label}: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        pct(1.0),
+        d.len()
+    );
+}
+
+/// The server's user + system CPU seconds, from `/proc/<pid>/stat`.
+fn server_cpu(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesized command name; utime and stime are
+    // fields 14 and 15 (1-based), i.e. 12 and 13 after the name.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks as f64 / 100.0)
+}
+
+fn print_rss(pid: u32) {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Ok(status) => {
+            let get = |k: &str| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(k))
+                    .map(|l| l[k.len()..].trim().to_owned())
+                    .unwrap_or_else(|| "?".to_owned())
+            };
+            println!(
+                "server memory: VmRSS {}, VmHWM (peak) {}",
+                get("VmRSS:"),
+                get("VmHWM:")
+            );
+        }
+        Err(e) => println!("server memory: cannot read /proc/{pid}/status: {e}"),
+    }
+}
+
+fn dir_bytes(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let e = e?;
+        let meta = e.metadata()?;
+        total += if meta.is_dir() {
+            dir_bytes(&e.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
+async fn tiles(
+    url: String,
+    requests: u64,
+    concurrency: usize,
+    server_pid: Option<u32>,
+) -> anyhow::Result<()> {
+    let http = http_client(concurrency)?;
+    let size = published_size_now(&http, &url)
+        .await
+        .context("fetching /checkpoint")?;
+    let full = size / 256;
+    if full == 0 {
+        bail!("the log has no full tile yet (size {size})");
+    }
+    let paths: Arc<Vec<String>> = Arc::new(
+        (0..full)
+            .map(|n| {
+                let t = claimlog::tiles::Tile::new(0, n, 256).map(|t| t.path());
+                t.map(|p| format!("{url}/{p}"))
+            })
+            .collect::<Result<_, _>>()?,
+    );
+    let cpu_before = server_pid.and_then(server_cpu);
+    let next = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let t0 = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (http, paths, next, failures, bytes, latencies) = (
+            http.clone(),
+            paths.clone(),
+            next.clone(),
+            failures.clone(),
+            bytes.clone(),
+            latencies.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    break;
+                }
+                // Spread requests over the tiles (a multiplicative hash).
+                let k = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % paths.len() as u64;
+                let start = Instant::now();
+                let ok = match http.get(&paths[k as usize]).send().await {
+                    Ok(r) if r.status() == 200 => match r.bytes().await {
+                        Ok(b) if b.len() == 8192 => {
+                            bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+                            true
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                };
+                if !ok {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                mine.push(start.elapsed());
+            }
+            latencies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(mine);
+        }));
+    }
+    for w in workers {
+        w.await?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "GET /tile/0/<N>: {requests} requests over {} tiles in {secs:.2} s: {:.0} requests/s, {:.1} MB/s, {} failures",
+        paths.len(),
+        requests as f64 / secs,
+        bytes.load(Ordering::Relaxed) as f64 / secs / 1e6,
+        failures.load(Ordering::Relaxed)
+    );
+    let lat = std::mem::take(&mut *latencies.lock().unwrap_or_else(|e| e.into_inner()));
+    print_latency("tile request latency", lat);
+    if let (Some(pid), Some(before), Some(after)) =
+        (server_pid, cpu_before, server_pid.and_then(server_cpu))
+    {
+        let cpu = after - before;
+        println!(
+            "server CPU: {cpu:.1} s, {:.1} µs/request",
+            cpu / requests.max(1) as f64 * 1e6
+        );
+        print_rss(pid);
+    }
+    Ok(())
+}

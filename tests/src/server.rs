@@ -1,0 +1,214 @@
+//! Running `claimlog serve` as a real process on loopback: a temp data
+//! directory and config file ([`TestLog`]), start / SIGKILL / SIGTERM /
+//! restart ([`Server`]), with the server's stderr kept in a log file for
+//! failure messages.
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use crate::binary::claimlog_binary;
+
+/// How long a server may take to print its listening address.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A log's files: a temp directory holding `data/` (the data directory with
+/// the log key generated on first start), `config.toml` and `server.log`.
+pub struct TestLog {
+    dir: tempfile::TempDir,
+    starts: u32,
+}
+
+impl TestLog {
+    /// A new log allowing `submitters` (vkey strings); `extra_toml` is
+    /// appended to the config file (e.g. `checkpoint_interval_ms = 100`).
+    pub fn new(submitters: &[String], extra_toml: &str) -> anyhow::Result<TestLog> {
+        let dir = tempfile::Builder::new().prefix("claimlog-e2e").tempdir()?;
+        let data = dir.path().join("data");
+        let allow = serde_json::to_string(submitters)?;
+        let config = format!(
+            "data_dir = {}\norigin = \"example.com/e2e\"\nallow_submitters = {allow}\n{extra_toml}\n",
+            toml_string(&data)?
+        );
+        std::fs::write(dir.path().join("config.toml"), config)?;
+        Ok(TestLog { dir, starts: 0 })
+    }
+
+    /// The temp directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    /// The server's accumulated stderr (every start appends).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// The last `n` lines of the server log, for failure messages.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Starts `claimlog serve --config <config> --listen 127.0.0.1:0` and
+    /// waits for its two start-up lines.
+    pub fn start(&mut self) -> anyhow::Result<Server> {
+        self.starts += 1;
+        let mut log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        writeln!(log, "===== start {} =====", self.starts)?;
+        let mut cmd = Command::new(claimlog_binary());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(self.config_path())
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        let started = Server::spawn(cmd);
+        started.with_context(|| format!("server log:\n{}", self.log_tail(30)))
+    }
+}
+
+/// A TOML basic string for a path.
+fn toml_string(p: &Path) -> anyhow::Result<String> {
+    let s = p
+        .to_str()
+        .with_context(|| format!("{} is not UTF-8", p.display()))?;
+    Ok(serde_json::to_string(s)?)
+}
+
+/// A running `claimlog serve` process. Dropping it SIGKILLs it.
+pub struct Server {
+    child: Option<Child>,
+    addr: SocketAddr,
+    vkey: String,
+}
+
+impl Server {
+    /// Spawns `cmd` (stdout piped) and reads `vkey ...` and
+    /// `listening on ...` from it; a thread keeps draining stdout so that
+    /// the server never writes into a closed pipe.
+    pub fn spawn(mut cmd: Command) -> anyhow::Result<Server> {
+        let mut child = cmd.spawn().context("spawning claimlog serve")?;
+        let Some(stdout) = child.stdout.take() else {
+            bail!("stdout was not piped");
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                // The receiver stops listening after the start-up lines.
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut vkey = None;
+        let mut addr = None;
+        while addr.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    bail!("server did not start ({e}); exit status {status:?}");
+                }
+            };
+            if let Some(v) = line.strip_prefix("vkey ") {
+                vkey = Some(v.to_owned());
+            } else if let Some(a) = line.strip_prefix("listening on ") {
+                addr = Some(a.parse::<SocketAddr>().context("listening address")?);
+            } else {
+                bail!("unexpected start-up line {line:?}");
+            }
+        }
+        let (Some(vkey), Some(addr)) = (vkey, addr) else {
+            bail!("server printed no vkey line");
+        };
+        Ok(Server {
+            child: Some(child),
+            addr,
+            vkey,
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The log's verifier key, as printed at start-up.
+    pub fn vkey(&self) -> &str {
+        &self.vkey
+    }
+
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM (graceful shutdown) and wait for the exit status, at most
+    /// `timeout`; a server still running then is killed and reported.
+    pub fn terminate(mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let Some(mut c) = self.child.take() else {
+            bail!("server already stopped");
+        };
+        let status = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM failed: {status}");
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = c.try_wait()? {
+                return Ok(s);
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                bail!("server did not exit within {timeout:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
