@@ -77,7 +77,10 @@ pub fn build(package: &str, bin: &str) -> Result<PathBuf, String> {
     }
     let path = dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
     if !path.is_file() {
-        return Err(format!("cargo built {bin} but {} is missing", path.display()));
+        return Err(format!(
+            "cargo built {bin} but {} is missing",
+            path.display()
+        ));
     }
     Ok(path)
 }

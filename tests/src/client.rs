@@ -102,7 +102,10 @@ impl Client {
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(b);
             }
-            let resp = req.send().await.with_context(|| format!("requesting {url}"))?;
+            let resp = req
+                .send()
+                .await
+                .with_context(|| format!("requesting {url}"))?;
             read_response(resp).await
         })
     }

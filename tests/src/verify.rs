@@ -112,7 +112,11 @@ pub fn verify_tree(client: &Client, checkpoint: &Checkpoint) -> anyhow::Result<V
     let size = checkpoint.size();
     let root = *checkpoint.root();
     let entries = fetch_entries(client, size)?;
-    ensure!(entries.len() as u64 == size, "got {} entries", entries.len());
+    ensure!(
+        entries.len() as u64 == size,
+        "got {} entries",
+        entries.len()
+    );
     let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(e)).collect();
     let mut frontier = Frontier::new();
     for l in &leaves {
@@ -128,7 +132,10 @@ pub fn verify_tree(client: &Client, checkpoint: &Checkpoint) -> anyhow::Result<V
     if size > 0 {
         let level0: Vec<u64> = (0..size).map(|i| stored_hash_index(0, i)).collect();
         let from_tiles = reader.read_hashes_checked(&level0)?;
-        ensure!(from_tiles == leaves, "level-0 tiles differ from the entries");
+        ensure!(
+            from_tiles == leaves,
+            "level-0 tiles differ from the entries"
+        );
     }
     Ok(VerifiedTree {
         checkpoint: checkpoint.clone(),
@@ -168,7 +175,11 @@ pub fn check_every_inclusion(client: &Client, tree: &VerifiedTree) -> anyhow::Re
 /// Computes the consistency proof from `old` to `new` from tiles
 /// authenticated against `new`, verifies it, and checks that
 /// `GET /v1/proof/consistency` agrees.
-pub fn check_consistency(client: &Client, old: &Checkpoint, new: &Checkpoint) -> anyhow::Result<()> {
+pub fn check_consistency(
+    client: &Client,
+    old: &Checkpoint,
+    new: &Checkpoint,
+) -> anyhow::Result<()> {
     let (m, n) = (old.size(), new.size());
     ensure!(m <= n, "checkpoint went backwards: {m} then {n}");
     if m == 0 {
@@ -206,7 +217,10 @@ pub fn verify_tlog_proof(
         bail!("tlog-proof without an empty line: {text:?}");
     };
     let mut lines = head.lines();
-    ensure!(lines.next() == Some("c2sp.org/tlog-proof@v1"), "header: {text:?}");
+    ensure!(
+        lines.next() == Some("c2sp.org/tlog-proof@v1"),
+        "header: {text:?}"
+    );
     ensure!(
         lines.next() == Some(format!("index {index}").as_str()),
         "index line: {text:?}"

@@ -131,9 +131,8 @@ async fn checkpoint_loop(
             && let Ok(r) = read_response(r).await
             && r.status == 200
         {
-            let signed =
-                claimlog::checkpoint::SignedCheckpoint::parse(&r.body, [&log_key])
-                    .expect("published checkpoint verifies");
+            let signed = claimlog::checkpoint::SignedCheckpoint::parse(&r.body, [&log_key])
+                .expect("published checkpoint verifies");
             shared
                 .polled
                 .lock()
@@ -152,8 +151,11 @@ fn sigkill_while_submitting_loses_nothing_acknowledged() {
         .map(Arc::new)
         .collect();
     let allow: Vec<String> = keys.iter().map(|k| k.vkey()).collect();
-    let mut log = TestLog::new(&allow, "batch_interval_ms = 50\ncheckpoint_interval_ms = 100")
-        .expect("test log");
+    let mut log = TestLog::new(
+        &allow,
+        "batch_interval_ms = 50\ncheckpoint_interval_ms = 100",
+    )
+    .expect("test log");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -230,7 +232,11 @@ fn sigkill_while_submitting_loses_nothing_acknowledged() {
             "entry {} is not the acknowledged envelope",
             a.index
         );
-        assert_eq!(tree.leaves[a.index as usize], a.leaf, "leafHash of {}", a.index);
+        assert_eq!(
+            tree.leaves[a.index as usize], a.leaf,
+            "leafHash of {}",
+            a.index
+        );
     }
 
     // Never backwards: the poller's checkpoints, in time order across all
@@ -254,7 +260,10 @@ fn sigkill_while_submitting_loses_nothing_acknowledged() {
         }
     }
     for cp in by_size.values() {
-        assert!(cp.size() <= head.size(), "a checkpoint beyond the recovered tree");
+        assert!(
+            cp.size() <= head.size(),
+            "a checkpoint beyond the recovered tree"
+        );
         check_consistency(&client, cp, &head).expect("observed checkpoint is a prefix");
     }
 

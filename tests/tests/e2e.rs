@@ -134,8 +134,11 @@ impl CheckpointWatcher {
 fn concurrent_submissions_verify_from_tiles() {
     let keys = submitters("e2e-concurrent", 8);
     let allow: Vec<String> = keys.iter().map(Submitter::vkey).collect();
-    let mut log = TestLog::new(&allow, "checkpoint_interval_ms = 250\nbatch_interval_ms = 50")
-        .expect("test log");
+    let mut log = TestLog::new(
+        &allow,
+        "checkpoint_interval_ms = 250\nbatch_interval_ms = 50",
+    )
+    .expect("test log");
     let server = log.start().expect("server starts");
     let key = log_key(&server);
     let client = Client::new(&server.url()).expect("client");
@@ -180,7 +183,10 @@ fn concurrent_submissions_verify_from_tiles() {
             entry.starts_with(&entry_prefix(&canonical)),
             "entry {index} is not submission {i}"
         );
-        assert_eq!(tree.leaves[*index as usize], *leaf, "receipt leafHash {index}");
+        assert_eq!(
+            tree.leaves[*index as usize], *leaf,
+            "receipt leafHash {index}"
+        );
     }
     check_every_inclusion(&client, &tree).expect("inclusion proofs");
 
@@ -193,7 +199,10 @@ fn concurrent_submissions_verify_from_tiles() {
         }
     }
     let watched: Vec<u64> = observed.iter().map(Checkpoint::size).collect();
-    assert!(by_size.len() >= 3, "too few checkpoints observed: {watched:?}");
+    assert!(
+        by_size.len() >= 3,
+        "too few checkpoints observed: {watched:?}"
+    );
     let ordered: Vec<&Checkpoint> = by_size.values().collect();
     for pair in ordered.windows(2) {
         check_consistency(&client, pair[0], pair[1]).expect("consistency");
@@ -243,7 +252,11 @@ fn rejections() {
     let server = log.start().expect("server starts");
     let key = log_key(&server);
     let client = Client::new(&server.url()).expect("client");
-    let post = |body: Vec<u8>| client.post("/v1/entries?wait=sequenced", body).expect("POST");
+    let post = |body: Vec<u8>| {
+        client
+            .post("/v1/entries?wait=sequenced", body)
+            .expect("POST")
+    };
 
     // One good entry, so that the proof and tile cases have a tree.
     let good = envelope_json(&keys[0], "reject", 0, 100);
@@ -256,11 +269,19 @@ fn rejections() {
 
     // Allowlisted key, signature bit flipped.
     let mut env: serde_json::Value = serde_json::from_slice(&good).expect("json");
-    let sig = env["signatures"][0]["sig"].as_str().expect("sig").to_owned();
+    let sig = env["signatures"][0]["sig"]
+        .as_str()
+        .expect("sig")
+        .to_owned();
     let mut raw = base64_decode(&sig);
     raw[10] ^= 1;
     env["signatures"][0]["sig"] = base64_encode(&raw).into();
-    assert_rejected(&post(serde_json::to_vec(&env).expect("json")), 403, "", "bad signature");
+    assert_rejected(
+        &post(serde_json::to_vec(&env).expect("json")),
+        403,
+        "",
+        "bad signature",
+    );
 
     // Valid signature, but over a different payloadType.
     let wrong_type = Envelope::sign(
@@ -287,14 +308,26 @@ fn rejections() {
     let text = String::from_utf8(good.clone()).expect("utf8");
     let dup = text.replacen("{\"payload\":", "{\"payload\":\"AAAA\",\"payload\":", 1);
     assert_rejected(&post(dup.into_bytes()), 400, "", "duplicate key");
-    assert_rejected(&post(format!("{text}{{}}").into_bytes()), 400, "", "trailing data");
-    assert_rejected(&post(format!("{text} x").into_bytes()), 400, "", "trailing garbage");
+    assert_rejected(
+        &post(format!("{text}{{}}").into_bytes()),
+        400,
+        "",
+        "trailing data",
+    );
+    assert_rejected(
+        &post(format!("{text} x").into_bytes()),
+        400,
+        "",
+        "trailing garbage",
+    );
     let extra = text.replacen("{\"payload\":", "{\"extra\":1,\"payload\":", 1);
     assert_rejected(&post(extra.into_bytes()), 400, "", "unknown key");
     assert_rejected(&post(b"[]".to_vec()), 400, "", "not an object");
     assert_rejected(&post(Vec::new()), 400, "", "empty body");
     assert_rejected(
-        &client.post("/v1/entries?wait=later", good.clone()).expect("POST"),
+        &client
+            .post("/v1/entries?wait=later", good.clone())
+            .expect("POST"),
         400,
         "wait",
         "bad wait",
@@ -480,14 +513,20 @@ fn cli_walkthrough() {
         .args(["keygen", "--name", origin, "--out"])
         .arg(d.join("log.key")));
     assert!(out.status.success(), "{}", describe(&out));
-    let log_vkey = String::from_utf8(out.stdout).expect("utf8").trim().to_owned();
+    let log_vkey = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
     VerifierKey::parse(&log_vkey).expect("keygen prints a vkey");
 
     let out = run(Command::new(bin)
         .args(["keygen", "--name", "vendor.example", "--out"])
         .arg(d.join("vendor.key")));
     assert!(out.status.success(), "{}", describe(&out));
-    let vendor_vkey = String::from_utf8(out.stdout).expect("utf8").trim().to_owned();
+    let vendor_vkey = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
     let out = run(Command::new(bin)
         .args(["keygen", "--name", "vendor.example", "--out"])
         .arg(d.join("vendor.key")));
@@ -614,11 +653,7 @@ fn go_check_log_against_live_server() {
             server.vkey().as_ref(),
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        interop_harness::describe(&out)
-    );
+    assert!(out.status.success(), "{}", interop_harness::describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("checkpoint of size 600 verified"),
         "{}",

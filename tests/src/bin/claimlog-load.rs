@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use clap::{Parser, Subcommand, ValueEnum};
 use claimlog_tests::keys::{envelope_json, padding_for, submitters};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "claimlog-load", about = "Load generator for claimlog serve")]
@@ -376,7 +376,9 @@ async fn submit(setup: SubmitSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<()> 
         .filter_map(|a| {
             // The first observed checkpoint covering the entry.
             let k = published.partition_point(|&(_, size)| size <= a.index);
-            published.get(k).map(|&(t, _)| t.saturating_duration_since(a.sent))
+            published
+                .get(k)
+                .map(|&(t, _)| t.saturating_duration_since(a.sent))
         })
         .collect();
     if to_published.len() < ok {
