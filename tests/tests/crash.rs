@@ -65,7 +65,7 @@ async fn client_loop(
     while !stop.load(Ordering::SeqCst) {
         let n = next.fetch_add(1, Ordering::SeqCst);
         let body = envelope_json(&key, "crash", n, 300);
-        let sequenced = n % 2 == 0;
+        let sequenced = n.is_multiple_of(2);
         let target = if sequenced {
             format!("{url}/v1/entries?wait=sequenced")
         } else {
