@@ -1,0 +1,1 @@
+//! Cross-cutting tests: the worked example, spec/examples, rejection paths, properties.
