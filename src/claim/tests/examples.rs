@@ -517,3 +517,28 @@ fn key_binding_series_rejections() {
         }
     );
 }
+
+/// The JSON Schema's term enums are the registry's sets, in registry order, so the
+/// two published artefacts cannot drift apart.
+#[test]
+fn schema_term_enums_match_the_vocabulary() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/claim.schema.json");
+    let schema: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let defs = schema["$defs"].as_object().unwrap();
+    let term_defs = defs.keys().filter(|k| k.starts_with("term.")).count();
+    assert_eq!(term_defs, TermSet::ALL.len());
+    for set in TermSet::ALL {
+        let listed: Vec<&str> = defs[&format!("term.{}", set.key())]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        let registered: Vec<&str> = Vocabulary::v1()
+            .terms(set)
+            .iter()
+            .map(|t| t.term.as_str())
+            .collect();
+        assert_eq!(listed, registered, "{}", set.key());
+    }
+}
