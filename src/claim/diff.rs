@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::data_handling::{Claim, DataHandling, ServerProcessing};
-use super::time::IsoDuration;
+use super::time::{IsoDuration, Timestamp};
 use super::types::Term;
 use super::vocab::{TermSet, Vocabulary};
 
@@ -153,12 +153,20 @@ pub fn diff(old: &DataHandling, new: &DataHandling) -> Diff {
         new.change_notice_period.as_ref(),
         Kind::Ordered(|a: &IsoDuration, b| Some(b.seconds().cmp(&a.seconds()))),
     );
-    top.cmp(
-        "validUntil",
-        old.valid_until.as_ref(),
-        new.valid_until.as_ref(),
-        Kind::Neutral,
-    );
+    // Absence is "no end": the claims hold until a later version replaces them. So,
+    // unlike other fields, setting or advancing validUntil weakens (the promises may
+    // lapse sooner) and removing or postponing it strengthens.
+    if old.valid_until != new.valid_until {
+        let no_end = |t: Option<Timestamp>| t.map_or(i64::MAX, Timestamp::unix);
+        top.0.push(FieldChange {
+            field: "validUntil".to_owned(),
+            old: old.valid_until.map(|t| t.to_string()),
+            new: new.valid_until.map(|t| t.to_string()),
+            direction: Direction::from_strength(Some(
+                no_end(new.valid_until).cmp(&no_end(old.valid_until)),
+            )),
+        });
+    }
     top.cmp(
         "contact",
         old.contact.as_ref(),
@@ -178,18 +186,20 @@ pub fn diff(old: &DataHandling, new: &DataHandling) -> Diff {
         .map(|s| s.lang.as_str())
         .collect();
     for lang in langs {
-        let text = |d: &'_ DataHandling| {
+        fn text<'a>(d: &'a DataHandling, lang: &str) -> Option<&'a str> {
             d.statement
                 .iter()
                 .find(|s| s.lang.as_str() == lang)
-                .map(|s| s.text.clone())
-        };
-        top.cmp(
-            &format!("statement[{lang}]"),
-            text(old).as_ref(),
-            text(new).as_ref(),
-            Kind::Neutral,
-        );
+                .map(|s| s.text.as_str())
+        }
+        if text(old, lang) != text(new, lang) {
+            top.cmp(
+                &format!("statement[{lang}]"),
+                text(old, lang),
+                text(new, lang),
+                Kind::Neutral,
+            );
+        }
     }
 
     let ids: BTreeSet<&str> = old
@@ -356,10 +366,10 @@ fn diff_claim(a: &Claim, b: &Claim) -> Vec<FieldChange> {
         b.scope.as_ref(),
         Kind::Ordered(|x, y| rank_cmp(TermSet::Scopes, x, y)),
     );
-    f.cmp_set(
+    f.cmp_terms(
         "legalBasis",
-        terms(a.legal_basis.as_ref()),
-        terms(b.legal_basis.as_ref()),
+        a.legal_basis.as_ref(),
+        b.legal_basis.as_ref(),
         Kind::Incomparable,
     );
     f.cmp(
@@ -371,10 +381,10 @@ fn diff_claim(a: &Claim, b: &Claim) -> Vec<FieldChange> {
     fn storage(c: &Claim) -> Option<&super::data_handling::Storage> {
         c.storage.as_ref()
     }
-    f.cmp_set(
+    f.cmp_terms(
         "storage.locations",
-        terms(storage(a).and_then(|s| s.locations.as_ref())),
-        terms(storage(b).and_then(|s| s.locations.as_ref())),
+        storage(a).and_then(|s| s.locations.as_ref()),
+        storage(b).and_then(|s| s.locations.as_ref()),
         Kind::Ordered(fewer_is_stronger),
     );
     f.cmp(
@@ -413,28 +423,28 @@ fn diff_claim(a: &Claim, b: &Claim) -> Vec<FieldChange> {
             }
         })
     }
-    f.cmp_set(
+    f.cmp_terms(
         "purposes.permitted",
-        terms(purposes(a, false)),
-        terms(purposes(b, false)),
+        purposes(a, false),
+        purposes(b, false),
         Kind::Ordered(fewer_is_stronger),
     );
-    f.cmp_set(
+    f.cmp_terms(
         "purposes.excluded",
-        terms(purposes(a, true)),
-        terms(purposes(b, true)),
+        purposes(a, true),
+        purposes(b, true),
         Kind::Ordered(more_is_stronger),
     );
-    f.cmp_set(
+    f.cmp_terms(
         "processingExcluded",
-        terms(a.processing_excluded.as_ref()),
-        terms(b.processing_excluded.as_ref()),
+        a.processing_excluded.as_ref(),
+        b.processing_excluded.as_ref(),
         Kind::Ordered(more_is_stronger),
     );
-    f.cmp_set(
+    f.cmp_terms(
         "sharedWith",
-        terms(a.shared_with.as_ref()),
-        terms(b.shared_with.as_ref()),
+        a.shared_with.as_ref(),
+        b.shared_with.as_ref(),
         Kind::Ordered(fewer_is_stronger),
     );
     f.cmp(
@@ -449,10 +459,10 @@ fn diff_claim(a: &Claim, b: &Claim) -> Vec<FieldChange> {
         b.end_to_end_encrypted.as_ref(),
         Kind::Ordered(|x: &bool, y| Some(y.cmp(x))),
     );
-    f.cmp_set(
+    f.cmp_terms(
         "technicalMeasures",
-        terms(a.technical_measures.as_ref()),
-        terms(b.technical_measures.as_ref()),
+        a.technical_measures.as_ref(),
+        b.technical_measures.as_ref(),
         Kind::Ordered(more_is_stronger),
     );
     fn access(c: &Claim) -> Option<&super::data_handling::OperatorAccess> {
@@ -470,10 +480,10 @@ fn diff_claim(a: &Claim, b: &Claim) -> Vec<FieldChange> {
         access(b).and_then(|o| o.routine.as_ref()),
         Kind::Ordered(false_is_stronger),
     );
-    f.cmp_set(
+    f.cmp_terms(
         "operatorAccess.conditions",
-        terms(access(a).and_then(|o| o.conditions.as_ref())),
-        terms(access(b).and_then(|o| o.conditions.as_ref())),
+        access(a).and_then(|o| o.conditions.as_ref()),
+        access(b).and_then(|o| o.conditions.as_ref()),
         Kind::Ordered(fewer_is_stronger),
     );
     let exceptions = |c: &Claim| {
@@ -548,6 +558,19 @@ impl Fields {
         kind: Kind<T>,
     ) {
         self.record(field, old, new, kind, |v| v.to_string());
+    }
+
+    /// Set comparison of term lists; the sets are built only when the lists differ.
+    fn cmp_terms(
+        &mut self,
+        field: &str,
+        old: Option<&Vec<Term>>,
+        new: Option<&Vec<Term>>,
+        kind: Kind<BTreeSet<String>>,
+    ) {
+        if old != new {
+            self.cmp_set(field, terms(old), terms(new), kind);
+        }
     }
 
     fn cmp_set(

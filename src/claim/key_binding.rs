@@ -257,9 +257,9 @@ pub fn check_key_binding_series(
             found: next.domain.to_string(),
         });
     }
-    if next.sequence != prev.sequence + 1 {
+    if next.sequence != prev.sequence.saturating_add(1) {
         out.push(ClaimError::SequenceNotNext {
-            expected: prev.sequence + 1,
+            expected: prev.sequence.saturating_add(1),
             found: next.sequence,
         });
     }

@@ -520,41 +520,67 @@ pub fn parse_statement(bytes: &[u8]) -> Result<ParsedStatement, ClaimError> {
     let text = std::str::from_utf8(bytes).map_err(|e| ClaimError::InvalidUtf8 {
         offset: e.valid_up_to(),
     })?;
-    strict_json::check(text)?;
+    let predicate_type = strict_json::check(text)?;
 
+    // The strict pass found predicateType; parse the whole statement once, typed
+    // for that predicate.
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct RawStatement {
+    struct RawStatement<P> {
         #[serde(rename = "_type")]
         type_: String,
         subject: Vec<Subject>,
         #[serde(rename = "predicateType")]
+        #[allow(dead_code)]
         predicate_type: String,
-        predicate: serde_json::Value,
+        predicate: P,
     }
-    let raw: RawStatement =
-        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
-            .map_err(|e| schema_error("", e))?;
-    if raw.type_ != STATEMENT_TYPE_V1 {
-        return Err(ClaimError::StatementType { found: raw.type_ });
+    fn typed<'a, P: Deserialize<'a>>(text: &'a str) -> Result<(Vec<Subject>, P), ClaimError> {
+        // Path tracking costs about as much as the parse itself, so it is paid only
+        // to explain a failure.
+        let raw: RawStatement<P> = match serde_json::from_str(text) {
+            Ok(raw) => raw,
+            Err(_) => {
+                return Err(serde_path_to_error::deserialize::<_, RawStatement<P>>(
+                    &mut serde_json::Deserializer::from_str(text),
+                )
+                .err()
+                .map_or_else(
+                    || ClaimError::Json {
+                        message: "inconsistent parse".into(),
+                    },
+                    schema_error,
+                ));
+            }
+        };
+        if raw.type_ != STATEMENT_TYPE_V1 {
+            return Err(ClaimError::StatementType { found: raw.type_ });
+        }
+        Ok((raw.subject, raw.predicate))
     }
-    let predicate = match raw.predicate_type.as_str() {
-        DATA_HANDLING_V1 => Predicate::DataHandling(
-            serde_path_to_error::deserialize(raw.predicate)
-                .map_err(|e| schema_error("predicate", e))?,
-        ),
-        KEY_BINDING_V1 => Predicate::KeyBinding(
-            serde_path_to_error::deserialize(raw.predicate)
-                .map_err(|e| schema_error("predicate", e))?,
-        ),
-        _ => {
+    let (subject, predicate) = match predicate_type.as_deref() {
+        Some(DATA_HANDLING_V1) => {
+            let (subject, p) = typed(text)?;
+            (subject, Predicate::DataHandling(p))
+        }
+        Some(KEY_BINDING_V1) => {
+            let (subject, p) = typed(text)?;
+            (subject, Predicate::KeyBinding(p))
+        }
+        Some(other) => {
             return Err(ClaimError::PredicateType {
-                found: raw.predicate_type,
+                found: other.to_owned(),
+            });
+        }
+        None => {
+            return Err(ClaimError::Schema {
+                path: "predicateType".into(),
+                message: "missing, or not a string, at the top level of a statement object".into(),
             });
         }
     };
     Ok(ParsedStatement {
-        subject: raw.subject,
+        subject,
         predicate,
         statement_sha256: Sha256Digest::of(bytes),
     })
@@ -571,16 +597,14 @@ pub fn parse_and_validate(bytes: &[u8]) -> Result<ParsedStatement, ClaimError> {
 }
 
 /// Turns a typed-parsing error into [`ClaimError::Schema`] with the full JSON path.
-fn schema_error(prefix: &str, e: serde_path_to_error::Error<serde_json::Error>) -> ClaimError {
-    let inner = e.path().to_string();
-    let path = match (prefix.is_empty(), inner == ".") {
-        (true, true) => "(root)".to_owned(),
-        (true, false) => inner,
-        (false, true) => prefix.to_owned(),
-        (false, false) => format!("{prefix}.{inner}"),
-    };
+fn schema_error(e: serde_path_to_error::Error<serde_json::Error>) -> ClaimError {
+    let path = e.path().to_string();
     ClaimError::Schema {
-        path,
+        path: if path == "." {
+            "(root)".to_owned()
+        } else {
+            path
+        },
         message: e.into_inner().to_string(),
     }
 }

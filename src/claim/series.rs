@@ -96,9 +96,11 @@ pub fn check_series(
             });
         }
     }
-    if next.sequence != prev.sequence + 1 {
+    // Saturating: a head at u64::MAX cannot be followed, since validation demands
+    // supersedes.sequence = sequence - 1, which then cannot name the head.
+    if next.sequence != prev.sequence.saturating_add(1) {
         out.push(ClaimError::SequenceNotNext {
-            expected: prev.sequence + 1,
+            expected: prev.sequence.saturating_add(1),
             found: next.sequence,
         });
     }
@@ -149,7 +151,7 @@ pub fn check_series(
 /// Fills the continuity fields of `draft` so it can follow `head`: `sequence`,
 /// `supersedes` and `removedClaimIds` (what `claimlog claim next` does).
 pub fn prepare_next(head: &SeriesHead, draft: &mut DataHandling) {
-    draft.sequence = head.predicate.sequence + 1;
+    draft.sequence = head.predicate.sequence.saturating_add(1);
     draft.supersedes = Some(head.supersedes());
     draft.removed_claim_ids = dropped_ids(&head.predicate, draft)
         .into_iter()

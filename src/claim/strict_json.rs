@@ -7,6 +7,7 @@
 //! undefined, so two readers could see two different claims), numbers that are not
 //! integers, and `null` (our formats express "no claim" by omitting a field).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -15,13 +16,18 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::ClaimError;
 
-/// Checks `text` (already known to be UTF-8) and returns the first fault.
-pub(crate) fn check(text: &str) -> Result<(), ClaimError> {
+/// Checks `text` (already known to be UTF-8) and returns the first fault or, for a
+/// clean document, the top-level `predicateType` if it is a string (so the typed parse
+/// that follows needs no separate pass to choose the predicate).
+pub(crate) fn check(text: &str) -> Result<Option<String>, ClaimError> {
     let fault = RefCell::new(None);
+    let predicate_type = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
     let walked = Walk {
-        path: String::new(),
+        parent: None,
+        step: Step::Root,
         fault: &fault,
+        predicate_type: &predicate_type,
     }
     .deserialize(&mut de)
     .and_then(|()| de.end());
@@ -30,14 +36,26 @@ pub(crate) fn check(text: &str) -> Result<(), ClaimError> {
         (Err(e), None) => Err(ClaimError::Json {
             message: e.to_string(),
         }),
-        (Ok(()), None) => Ok(()),
+        (Ok(()), None) => Ok(predicate_type.into_inner()),
     }
 }
 
-/// One node of the walk; `path` is the JSON path of the node (`predicate.claims[0].id`).
+/// How a node is reached from its parent.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Root,
+    Index(usize),
+    Key(&'a str),
+}
+
+/// One node of the walk. The path is kept as a chain of steps and only spelled out
+/// (`predicate.claims[0].id`) when there is a fault, so a valid document costs no
+/// path allocations.
 struct Walk<'a> {
-    path: String,
+    parent: Option<&'a Walk<'a>>,
+    step: Step<'a>,
     fault: &'a RefCell<Option<ClaimError>>,
+    predicate_type: &'a RefCell<Option<String>>,
 }
 
 impl Walk<'_> {
@@ -49,10 +67,28 @@ impl Walk<'_> {
     }
 
     fn display_path(&self) -> String {
-        if self.path.is_empty() {
+        let mut steps = Vec::new();
+        let mut node = Some(self);
+        while let Some(n) = node {
+            steps.push(n.step);
+            node = n.parent;
+        }
+        let mut path = String::new();
+        for step in steps.iter().rev() {
+            match step {
+                Step::Root => {}
+                Step::Index(i) => path.push_str(&format!("[{i}]")),
+                Step::Key(k) if path.is_empty() => path.push_str(k),
+                Step::Key(k) => {
+                    path.push('.');
+                    path.push_str(k);
+                }
+            }
+        }
+        if path.is_empty() {
             "(root)".to_owned()
         } else {
-            self.path.clone()
+            path
         }
     }
 }
@@ -92,7 +128,12 @@ impl<'de> Visitor<'de> for Walk<'_> {
         }))
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if let (Step::Key("predicateType"), Some(parent)) = (self.step, self.parent)
+            && parent.parent.is_none()
+        {
+            *self.predicate_type.borrow_mut() = Some(v.to_owned());
+        }
         Ok(())
     }
 
@@ -106,8 +147,10 @@ impl<'de> Visitor<'de> for Walk<'_> {
         let mut index = 0usize;
         loop {
             let element = Walk {
-                path: format!("{}[{index}]", self.path),
+                parent: Some(&self),
+                step: Step::Index(index),
                 fault: self.fault,
+                predicate_type: self.predicate_type,
             };
             if seq.next_element_seed(element)?.is_none() {
                 return Ok(());
@@ -117,25 +160,50 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = BTreeSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() {
-                key.clone()
-            } else {
-                format!("{}.{key}", self.path)
-            };
-            if !seen.insert(key.clone()) {
+        let mut seen: BTreeSet<Cow<'de, str>> = BTreeSet::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if seen.contains(&key) {
                 return Err(self.fail(ClaimError::DuplicateKey {
                     path: self.display_path(),
-                    key,
+                    key: key.into_owned(),
                 }));
             }
             map.next_value_seed(Walk {
-                path,
+                parent: Some(&self),
+                step: Step::Key(&key),
                 fault: self.fault,
+                predicate_type: self.predicate_type,
             })?;
+            seen.insert(key);
         }
         Ok(())
+    }
+}
+
+/// Reads an object key, borrowing it from the input when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
     }
 }
 
@@ -145,8 +213,13 @@ mod tests {
 
     #[test]
     fn accepts_plain_documents() {
-        assert_eq!(check(r#"{"a":[1,2,{"b":"c"}],"d":true,"e":-3}"#), Ok(()));
-        assert_eq!(check(" [] \n"), Ok(()));
+        assert_eq!(check(r#"{"a":[1,2,{"b":"c"}],"d":true,"e":-3}"#), Ok(None));
+        assert_eq!(check(" [] \n"), Ok(None));
+        assert_eq!(
+            check(r#"{"predicateType":"x","p":{"predicateType":"y"}}"#),
+            Ok(Some("x".into()))
+        );
+        assert_eq!(check(r#"{"p":{"predicateType":"y"}}"#), Ok(None));
     }
 
     #[test]

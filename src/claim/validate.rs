@@ -46,6 +46,7 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
     let mut v = Checker {
         vocab: Vocabulary::v1(),
         out: Vec::new(),
+        prefix: String::new(),
     };
     if subject.is_empty() {
         v.out.push(ClaimError::EmptyList {
@@ -123,23 +124,31 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
         }
     }
     for (i, claim) in d.claims.iter().enumerate() {
-        v.claim_terms(&format!("claims[{i}]"), claim);
+        v.prefix = format!("claims[{i}].");
+        v.claim_terms(claim);
         contradictions(claim, v.vocab, &mut v.out);
     }
     v.out
 }
 
-/// Collects vocabulary problems.
+/// Collects vocabulary problems. Field paths are spelled out only for a problem,
+/// so checking a valid statement allocates nothing per field.
 struct Checker {
     vocab: &'static Vocabulary,
     out: Vec<ClaimError>,
+    /// Path of the object being checked, with a trailing dot (`claims[0].`), or empty.
+    prefix: String,
 }
 
 impl Checker {
+    fn field(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
     fn term(&mut self, field: &str, set: TermSet, term: &Term) {
         if !self.vocab.contains(set, term.as_str()) {
             self.out.push(ClaimError::UnknownTerm {
-                field: field.to_owned(),
+                field: self.field(field),
                 term: term.to_string(),
             });
         }
@@ -159,17 +168,16 @@ impl Checker {
         for value in values {
             if !seen.insert(value) {
                 self.out.push(ClaimError::DuplicateEntry {
-                    field: field.to_owned(),
+                    field: self.field(field),
                     value: value.to_owned(),
                 });
             }
         }
     }
 
-    fn claim_terms(&mut self, at: &str, c: &Claim) {
-        let f = |name: &str| format!("{at}.{name}");
+    fn claim_terms(&mut self, c: &Claim) {
         self.term(
-            &f("dataCategory.term"),
+            "dataCategory.term",
             TermSet::PersonalData,
             &c.data_category.term,
         );
@@ -177,34 +185,30 @@ impl Checker {
             for scheme in map.0.keys() {
                 if !self.vocab.contains(TermSet::StoreLabelSchemes, scheme) {
                     self.out.push(ClaimError::UnknownTerm {
-                        field: f("dataCategory.storeLabelMappings"),
+                        field: self.field("dataCategory.storeLabelMappings"),
                         term: scheme.clone(),
                     });
                 }
             }
         }
         if let Some(scope) = &c.scope {
-            self.term(&f("scope"), TermSet::Scopes, scope);
+            self.term("scope", TermSet::Scopes, scope);
         }
-        self.terms(
-            &f("legalBasis"),
-            TermSet::LegalBases,
-            c.legal_basis.as_ref(),
-        );
+        self.terms("legalBasis", TermSet::LegalBases, c.legal_basis.as_ref());
         if let Some(storage) = &c.storage {
             self.terms(
-                &f("storage.locations"),
+                "storage.locations",
                 TermSet::StorageLocations,
                 storage.locations.as_ref(),
             );
         }
         if let Some(retention) = &c.retention {
             if let Some(device) = &retention.device {
-                self.term(&f("retention.device"), TermSet::DeviceRetention, device);
+                self.term("retention.device", TermSet::DeviceRetention, device);
             }
             if let Some(until) = retention.server.as_ref().and_then(|s| s.until.as_ref()) {
                 self.term(
-                    &f("retention.server.until"),
+                    "retention.server.until",
                     TermSet::ServerRetentionEvents,
                     until,
                 );
@@ -212,34 +216,26 @@ impl Checker {
         }
         if let Some(p) = &c.purposes {
             self.terms(
-                &f("purposes.permitted"),
+                "purposes.permitted",
                 TermSet::Purposes,
                 p.permitted.as_ref(),
             );
-            self.terms(
-                &f("purposes.excluded"),
-                TermSet::Purposes,
-                p.excluded.as_ref(),
-            );
+            self.terms("purposes.excluded", TermSet::Purposes, p.excluded.as_ref());
         }
         self.terms(
-            &f("processingExcluded"),
+            "processingExcluded",
             TermSet::Processing,
             c.processing_excluded.as_ref(),
         );
+        self.terms("sharedWith", TermSet::Recipients, c.shared_with.as_ref());
         self.terms(
-            &f("sharedWith"),
-            TermSet::Recipients,
-            c.shared_with.as_ref(),
-        );
-        self.terms(
-            &f("technicalMeasures"),
+            "technicalMeasures",
             TermSet::TechnicalMeasures,
             c.technical_measures.as_ref(),
         );
         if let Some(access) = &c.operator_access {
             self.terms(
-                &f("operatorAccess.conditions"),
+                "operatorAccess.conditions",
                 TermSet::ExceptionKinds,
                 access.conditions.as_ref(),
             );
@@ -247,7 +243,7 @@ impl Checker {
         if let Some(exceptions) = &c.exceptions {
             for (i, e) in exceptions.iter().enumerate() {
                 self.term(
-                    &f(&format!("exceptions[{i}].kind")),
+                    &format!("exceptions[{i}].kind"),
                     TermSet::ExceptionKinds,
                     &e.kind,
                 );
@@ -255,22 +251,22 @@ impl Checker {
             let keys: Vec<String> = exceptions.iter().map(|e| format!("{e:?}")).collect();
             if keys.iter().collect::<BTreeSet<_>>().len() != keys.len() {
                 self.out.push(ClaimError::DuplicateEntry {
-                    field: f("exceptions"),
+                    field: self.field("exceptions"),
                     value: "an identical exception".into(),
                 });
             }
         }
         if let Some(a) = &c.assurance {
-            self.term(&f("assurance.level"), TermSet::AssuranceLevels, &a.level);
+            self.term("assurance.level", TermSet::AssuranceLevels, &a.level);
             for (i, e) in a.evidence.iter().flatten().enumerate() {
                 self.term(
-                    &f(&format!("assurance.evidence[{i}].kind")),
+                    &format!("assurance.evidence[{i}].kind"),
                     TermSet::EvidenceKinds,
                     &e.kind,
                 );
             }
             self.unique(
-                &f("assurance.evidence"),
+                "assurance.evidence",
                 a.evidence.iter().flatten().map(|e| e.uri.as_str()),
             );
         }

@@ -126,8 +126,9 @@ fn predicate() -> BoxedStrategy<DataHandling> {
         option::of(claim("beta")),
         option::of(claim("gamma")),
         option::of(duration()),
+        option::of(0i64..1_000_000_000),
     )
-        .prop_map(move |(a, b, c, notice)| {
+        .prop_map(move |(a, b, c, notice, until)| {
             let mut d = base.clone();
             d.claims = std::iter::once(a).chain(b).chain(c).collect();
             d.change_notice_period = notice;
