@@ -6,8 +6,9 @@
 //! - verification of inclusion proofs (§2.1.3.2), consistency proofs (§2.1.4.2), and
 //!   subtree inclusion and consistency proofs (draft-ietf-plants-merkle-tree-certs-03
 //!   §4.3-4.4, specs.md §1.7);
-//! - the Go sumdb/tlog storage model ([`storage`]): a dense "stored hash index" for every
-//!   complete subtree, a batched [`HashReader`], and proof generation with one batched read;
+//! - the Go sumdb/tlog storage model (specs.md §10): a dense [`stored_hash_index`] for
+//!   every complete subtree, a batched [`HashReader`], and proof generation with one
+//!   batched read;
 //! - a [`Frontier`] (compact range) for appending without rereading history.
 //!
 //! Out of scope: the witness protocol's special case "old size 0 with an empty proof is
