@@ -132,6 +132,8 @@ fn predicate() -> BoxedStrategy<DataHandling> {
             let mut d = base.clone();
             d.claims = std::iter::once(a).chain(b).chain(c).collect();
             d.change_notice_period = notice;
+            d.valid_until =
+                until.and_then(|s| Timestamp::from_unix(d.effective_from.unix() + 1 + s));
             d
         })
         .boxed()
