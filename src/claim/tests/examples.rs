@@ -521,6 +521,79 @@ fn key_binding_series_rejections() {
             found: 5
         }
     );
+
+    // A stale supersedes, a skewed issuedAt.
+    let mut v = next.clone();
+    let stale = Supersedes {
+        log_index: 2,
+        ..v.supersedes.unwrap()
+    };
+    v.supersedes = Some(stale);
+    v.issued_at = ts("2025-12-01T11:00:00Z");
+    assert_eq!(
+        check_key_binding_series(Some(&head), &v, at, &policy),
+        [
+            ClaimError::IssuedAtSkew {
+                issued_at: ts("2025-12-01T11:00:00Z"),
+                integrated_at: at,
+                max_skew_seconds: 600
+            },
+            ClaimError::StaleSupersedes {
+                expected: head.supersedes(),
+                found: stale
+            },
+        ]
+    );
+
+    // A head whose root has lapsed cannot authorize anything: re-enroll.
+    let mut lapsed = head.clone();
+    lapsed.binding.root_keys[0].valid_until = Some(ts("2025-11-01T00:00:00Z"));
+    let no_root = ClaimError::NoCurrentRoot {
+        domain: "chat.example".into(),
+        at,
+    };
+    assert_eq!(
+        check_key_binding_series(Some(&lapsed), &next, at, &policy),
+        [no_root.clone()]
+    );
+    assert_eq!(
+        required_signers(Some(&lapsed.binding), &next, at),
+        Err(no_root.clone())
+    );
+    // ... and neither can a new version that leaves no root current.
+    let mut rootless = next.clone();
+    rootless.root_keys[1].valid_from = ts("2026-01-01T00:00:00Z");
+    assert_eq!(
+        check_key_binding_series(Some(&head), &rootless, at, &policy),
+        [no_root.clone()]
+    );
+    assert_eq!(
+        required_signers(Some(&head.binding), &rootless, at),
+        Err(no_root)
+    );
+}
+
+#[test]
+fn notice_period_past_year_9999_is_rejected() {
+    let v1_bytes = example("data-handling-1.json");
+    let mut head = SeriesHead {
+        log_index: 12,
+        statement_sha256: Sha256Digest::of(&v1_bytes),
+        predicate: data_handling(&v1_bytes),
+    };
+    head.predicate.change_notice_period = Some(IsoDuration::parse("P3000000D").unwrap());
+    let next = data_handling(&example("data-handling-2.json"));
+    assert_eq!(
+        check_series(
+            Some(&head),
+            &next,
+            ts("2025-10-01T08:01:00Z"),
+            &SeriesPolicy::default()
+        ),
+        [ClaimError::TimeOutOfRange {
+            field: "integration time + changeNoticePeriod".into()
+        }]
+    );
 }
 
 /// The JSON Schema's term enums are the registry's sets, in registry order, so the

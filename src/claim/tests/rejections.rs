@@ -557,6 +557,22 @@ fn key_binding_validation_rejections() {
         }]
     );
     assert_eq!(
+        kb(&|v| {
+            let r = json!({"keyid": r1.clone(), "compromisedSince": "2025-01-01T00:00:00Z"});
+            v["predicate"]["revocations"] = json!([r.clone(), r]);
+        }),
+        [ClaimError::DuplicateEntry {
+            field: "revocations".into(),
+            value: r1.clone()
+        }]
+    );
+    assert_eq!(
+        kb(&|v| v["subject"] = json!([])),
+        [ClaimError::Subject {
+            reason: "a key binding has exactly one subject, found 0".into()
+        }]
+    );
+    assert_eq!(
         kb(&|v| v["predicate"]["rootKeys"] = json!([])),
         [ClaimError::EmptyList {
             field: "rootKeys".into()
