@@ -554,7 +554,7 @@ fn key_binding_series_rejections() {
     };
     assert_eq!(
         check_key_binding_series(Some(&lapsed), &next, at, &policy),
-        [no_root.clone()]
+        std::slice::from_ref(&no_root)
     );
     assert_eq!(
         required_signers(Some(&lapsed.binding), &next, at),
@@ -565,7 +565,7 @@ fn key_binding_series_rejections() {
     rootless.root_keys[1].valid_from = ts("2026-01-01T00:00:00Z");
     assert_eq!(
         check_key_binding_series(Some(&head), &rootless, at, &policy),
-        [no_root.clone()]
+        std::slice::from_ref(&no_root)
     );
     assert_eq!(
         required_signers(Some(&head.binding), &rootless, at),
