@@ -169,6 +169,18 @@ fn data_handling_series_examples() {
             ("exceptions", Strengthened),
         ]
     );
+    let rendered = d23.render();
+    for line in [
+        "chat-content: scope issuer -> issuer-affiliates-and-processors (strengthened)\n",
+        "chat-content: processingExcluded [ai:ModelTraining, dpv:Analyse, dpv:Profiling] -> \
+         [ai:ModelTraining, dpv:Analyse, dpv:Profiling, dpv:Share] (strengthened)\n",
+        "chat-content: sharedWith absent -> [] (strengthened)\n",
+        "chat-content: exceptions absent -> [legal-compulsion for \"transient server copies\" \
+         disclosed in https://chat.example/transparency-report] (strengthened)\n",
+        "authoritativeLanguage en -> zh-CN (neutral)\n",
+    ] {
+        assert!(rendered.contains(line), "{line}\n{rendered}");
+    }
     let top: Vec<&str> = d23.changes.iter().map(|c| c.field.as_str()).collect();
     assert_eq!(
         top,
