@@ -320,6 +320,15 @@ fn structural_validation_rejections() {
             }],
         ),
         (
+            with(|v| {
+                v["predicate"]["claims"][1]["dataCategory"]["term"] = json!("pd:Communication")
+            }),
+            vec![ClaimError::DuplicateEntry {
+                field: "claims[].dataCategory.term".into(),
+                value: "pd:Communication".into(),
+            }],
+        ),
+        (
             with(|v| v["predicate"]["claims"] = json!([])),
             vec![ClaimError::EmptyList {
                 field: "claims".into(),
