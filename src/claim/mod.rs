@@ -367,6 +367,15 @@ pub enum ClaimError {
         /// `effectiveFrom`.
         effective_from: Timestamp,
     },
+    /// 400: `effectiveFrom` is before the head's: versions take effect in order, so a
+    /// version cannot bring forward a change its predecessor announced with notice.
+    #[error("effectiveFrom {effective_from} is before the previous version's {previous}")]
+    EffectiveBeforePrevious {
+        /// The head's `effectiveFrom`.
+        previous: Timestamp,
+        /// This version's `effectiveFrom`.
+        effective_from: Timestamp,
+    },
     /// 400: a time computation passed year 9999.
     #[error("{field}: time out of range")]
     TimeOutOfRange {

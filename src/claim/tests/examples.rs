@@ -585,6 +585,37 @@ fn key_binding_series_rejections() {
     );
 }
 
+/// The loophole the ordering rule closes: version 2 announces a weakening with
+/// notice; an identical version 3 (nothing to diff) must not make it effective early.
+#[test]
+fn announced_weakening_cannot_be_brought_forward() {
+    let v2_bytes = example("data-handling-2.json");
+    let head = SeriesHead {
+        log_index: 1187,
+        statement_sha256: Sha256Digest::of(&v2_bytes),
+        predicate: data_handling(&v2_bytes),
+    };
+    let at = ts("2025-10-02T00:00:00Z");
+    let mut v3 = head.predicate.clone();
+    prepare_next(&head, &mut v3);
+    v3.issued_at = at;
+    v3.effective_from = at;
+    assert!(diff(&head.predicate, &v3).is_empty());
+    assert_eq!(
+        check_series(Some(&head), &v3, at, &SeriesPolicy::default()),
+        [ClaimError::EffectiveBeforePrevious {
+            previous: ts("2025-11-05T00:00:00Z"),
+            effective_from: at
+        }]
+    );
+    // Taking effect together with version 2 (e.g. to cancel it) is fine.
+    v3.effective_from = head.predicate.effective_from;
+    assert_eq!(
+        check_series(Some(&head), &v3, at, &SeriesPolicy::default()),
+        []
+    );
+}
+
 #[test]
 fn notice_period_past_year_9999_is_rejected() {
     let v1_bytes = example("data-handling-1.json");
