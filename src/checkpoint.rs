@@ -204,6 +204,10 @@ impl SignedCheckpoint {
     /// `verifiers` (see [`Note::open`] for the rules). The text is parsed
     /// first so that a malformed checkpoint is reported as such even when
     /// its signature is also bad.
+    ///
+    /// Any one verifier's valid signature opens the note, so pass only the
+    /// log's keys here, and check cosigners afterwards with
+    /// [`crate::cosignature::CosignatureVerifier::witnessed`].
     pub fn open<'a, V>(
         note: &Note,
         verifiers: impl IntoIterator<Item = &'a V>,

@@ -13,7 +13,7 @@
 
 use rand_core::CryptoRngCore;
 
-use crate::checkpoint::{Checkpoint, Origin};
+use crate::checkpoint::{Checkpoint, Origin, SignedCheckpoint};
 use crate::merkle::Hash;
 use crate::note::{
     KeyId, KeyName, KeyType, NoteError, NoteVerifier, Signature, SignerKey, VerifiedNote,
@@ -263,6 +263,21 @@ impl CosignatureVerifier {
             Some(verified) if verified == ts => Ok(ts),
             _ => Err(CosignatureError::InvalidSignature),
         }
+    }
+
+    /// Checks this cosigner's lines on a checkpoint opened with the log's
+    /// keys: `Ok(Some(ts))` with the latest timestamp if it cosigned,
+    /// `Ok(None)` if no line carries its name and key ID, and an error if
+    /// any such line fails (as [`crate::note::Note::open`] would reject it).
+    pub fn witnessed(&self, signed: &SignedCheckpoint) -> Result<Option<u64>, CosignatureError> {
+        let mut latest = None;
+        for sig in signed.note().signatures() {
+            if sig.name() == self.key.name() && sig.key_id() == self.key.key_id() {
+                let ts = self.verify(signed.checkpoint(), sig)?;
+                latest = latest.max(Some(ts));
+            }
+        }
+        Ok(latest)
     }
 
     /// The latest timestamp among this cosigner's signatures that verified

@@ -1,2 +1,323 @@
-//! The `claimlog` command.
-fn main() {}
+//! The `claimlog` command: run the log server and talk to it.
+//!
+//! The flags documented in `spec/log-api.md` ("Command line") are a stable
+//! interface for scripts and tests.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+use claimlog::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
+use claimlog::note::{KeyName, KeyType, SignerKey};
+use claimlog::server::config::{Config, load_or_create_key, read_signer_key, write_secret_file};
+use claimlog::server::sequencer::check_log;
+use claimlog::server::store::{SledStore, Store};
+
+/// The largest statement or envelope file read.
+const MAX_INPUT: u64 = 64 * 1024;
+/// The largest server response read.
+const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+
+#[derive(Parser)]
+#[command(
+    name = "claimlog",
+    version,
+    about = "A transparency log for verifiable privacy claims"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate an Ed25519 signer key (Go note format, file mode 0600) and
+    /// print only its verifier key.
+    Keygen {
+        /// The key name (for a log key: its origin).
+        #[arg(long)]
+        name: String,
+        /// Where to write the secret key; must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run the log server.
+    Serve {
+        /// Data directory (default ./claimlog-data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Listen address (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Log origin (default localhost/claimlog).
+        #[arg(long)]
+        origin: Option<String>,
+        /// Log signer key file (default <data-dir>/log.key, created if missing).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// A submitter's verifier key; repeatable; adds to the config file's list.
+        #[arg(long = "allow-submitter", value_name = "VKEY")]
+        allow_submitter: Vec<String>,
+        /// TOML configuration file; flags override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Sign an in-toto Statement (JSON) into a DSSE envelope on stdout.
+    Sign {
+        /// Signer key file (from `claimlog keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The statement file.
+        statement: PathBuf,
+    },
+    /// Submit an envelope; prints the receipt JSON.
+    Submit {
+        /// The log's base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        log: String,
+        /// The envelope file.
+        envelope: PathBuf,
+        /// Return once the entry is durable (`sequenced`) instead of waiting
+        /// for a published checkpoint.
+        #[arg(long, value_parser = ["sequenced", "published"])]
+        wait: Option<String>,
+    },
+    /// Fetch an entry (JSON) or its tlog-proof (text).
+    Get {
+        /// The log's base URL.
+        #[arg(long)]
+        log: String,
+        #[command(subcommand)]
+        what: GetWhat,
+    },
+    /// Check a stopped log's data directory: re-derive the tree from the
+    /// entries and compare with tiles, dedup index and checkpoint.
+    Check {
+        /// Data directory.
+        #[arg(long, default_value = claimlog::server::config::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum GetWhat {
+    /// The entry at INDEX.
+    Entry {
+        /// Entry index.
+        index: u64,
+    },
+    /// The tlog-proof of the entry at INDEX under the published checkpoint.
+    Proof {
+        /// Entry index.
+        index: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("claimlog: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keygen { name, out } => {
+            let name = KeyName::new(&name).context("invalid key name")?;
+            let key = SignerKey::generate(name, KeyType::Ed25519, &mut rand_core::OsRng)?;
+            write_secret_file(&out, &key.to_skey_string())?;
+            println!("{}", key.verifier());
+            Ok(())
+        }
+        Command::Serve {
+            data_dir,
+            listen,
+            origin,
+            key,
+            allow_submitter,
+            config,
+        } => {
+            let mut cfg = match &config {
+                Some(path) => Config::from_file(path)?,
+                None => Config::default(),
+            };
+            if let Some(d) = data_dir {
+                cfg.data_dir = d;
+            }
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            if let Some(o) = origin {
+                cfg.origin = o;
+            }
+            if let Some(k) = key {
+                cfg.key_file = Some(k);
+            }
+            cfg.allow_submitters.extend(allow_submitter);
+            serve(cfg)
+        }
+        Command::Sign { key, statement } => {
+            let key = read_signer_key(&key)?;
+            let bytes = read_capped(&statement)?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&bytes).context("statement is not JSON")?;
+            if !value.is_object() {
+                bail!("statement must be a JSON object");
+            }
+            // The payload is the statement with sorted keys and no whitespace
+            // (serde_json's map is ordered), as in spec/examples.
+            let payload = serde_json::to_vec(&value)?;
+            let env = Envelope::sign_with_note_key(PAYLOAD_TYPE_IN_TOTO, &payload, &key)
+                .context("the key is not an Ed25519 (type 0x01) signer key")?;
+            println!("{}", String::from_utf8(env.to_canonical_json())?);
+            Ok(())
+        }
+        Command::Submit {
+            log,
+            envelope,
+            wait,
+        } => {
+            let body = read_capped(&envelope)?;
+            let mut url = format!("{}/v1/entries", log.trim_end_matches('/'));
+            if let Some(w) = wait {
+                url.push_str(&format!("?wait={w}"));
+            }
+            let text = http(reqwest::Method::POST, &url, Some(body))?;
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            Ok(())
+        }
+        Command::Get { log, what } => {
+            let base = log.trim_end_matches('/');
+            let url = match what {
+                GetWhat::Entry { index } => format!("{base}/v1/entries/{index}"),
+                GetWhat::Proof { index } => format!("{base}/v1/proof/{index}"),
+            };
+            let text = http(reqwest::Method::GET, &url, None)?;
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            Ok(())
+        }
+        Command::Check { data_dir } => {
+            let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SledStore::open(&data_dir)?);
+            let report = check_log(&store, None)?;
+            println!(
+                "ok: size {} root {} published {}",
+                report.size,
+                report.root.to_base64(),
+                report
+                    .published
+                    .map_or_else(|| "none".to_owned(), |s| s.to_string())
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(cfg: Config) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    cfg.validate()?;
+    let (key, created) = load_or_create_key(&cfg)?;
+    if created {
+        eprintln!("claimlog: generated log key {}", cfg.key_path().display());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&cfg.listen)
+            .await
+            .with_context(|| format!("listening on {}", cfg.listen))?;
+        // Scripts and tests read these two lines.
+        println!("vkey {}", key.verifier());
+        println!("listening on {}", listener.local_addr()?);
+        claimlog::server::serve(cfg, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn read_capped(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT {
+        bail!("{} is larger than {MAX_INPUT} bytes", path.display());
+    }
+    Ok(bytes)
+}
+
+/// One request; the body of a 2xx response, or an error with the server's
+/// one-line reason.
+fn http(method: reqwest::Method, url: &str, body: Option<Vec<u8>>) -> anyhow::Result<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .build()?;
+        let mut req = client.request(method, url);
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b);
+        }
+        let mut resp = req
+            .send()
+            .await
+            .with_context(|| format!("requesting {url}"))?;
+        let status = resp.status();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_RESPONSE {
+                bail!("response from {url} is larger than {MAX_RESPONSE} bytes");
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if !status.is_success() {
+            bail!("{}: {}", status.as_u16(), text.trim_end());
+        }
+        Ok(text)
+    })
+}

@@ -138,9 +138,16 @@ fn ed25519_cosignature_size8() {
             .count(),
         2
     );
-    // Opened with the log key only, the witness did not (verifiably) cosign.
+    // Opened with the log key only, the witness did not (verifiably) cosign
+    // at open time, but `witnessed` checks its line afterwards.
     let log_only = SignedCheckpoint::parse(cosigned, [&vkeys[0]]).unwrap();
     assert_eq!(wv.witnessed_at(log_only.verified_note()), None);
+    assert_eq!(wv.witnessed(&log_only), Ok(Some(ts)));
+    let absent = SignedCheckpoint::sign(
+        &cp,
+        &SignerKey::parse(doc["keys"]["log"]["skey"].as_str().unwrap()).unwrap(),
+    );
+    assert_eq!(wv.witnessed(&absent.unwrap()), Ok(None));
 }
 
 #[test]
@@ -181,6 +188,13 @@ fn tampered_timestamp_is_rejected() {
     let verifier = CosignatureVerifier::parse(v["verifier_vkeys"][0].as_str().unwrap()).unwrap();
     assert_eq!(
         verifier.verify(&cp, &sig),
+        Err(CosignatureError::InvalidSignature)
+    );
+    let log = SignerKey::parse(doc["keys"]["log"]["skey"].as_str().unwrap()).unwrap();
+    let mut signed = SignedCheckpoint::sign(&cp, &log).unwrap();
+    signed.add_signature(sig.clone()).unwrap();
+    assert_eq!(
+        verifier.witnessed(&signed),
         Err(CosignatureError::InvalidSignature)
     );
     let note = Note::new(cp.to_string(), vec![sig]).unwrap();

@@ -165,11 +165,12 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
 
 /// The RFC 9162 interior node hash: `SHA-256(0x01 || left || right)`.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left.0);
-    h.update(right.0);
-    Hash(h.finalize().into())
+    // One contiguous 65-byte input and a single digest call.
+    let mut input = [0u8; 65];
+    input[0] = 1;
+    input[1..33].copy_from_slice(&left.0);
+    input[33..].copy_from_slice(&right.0);
+    Hash(Sha256::digest(input).into())
 }
 
 /// The root of the empty tree: `SHA-256("")`.

@@ -64,15 +64,20 @@ pub fn stored_hash_index(level: u32, n: u64) -> u64 {
 }
 
 /// The inverse of [`stored_hash_index`]: the `(level, n)` stored at `index`.
+///
+/// Defined for `index < stored_hash_count(MAX_TREE_SIZE)`; larger values give a
+/// meaningless answer but never panic.
 pub fn split_stored_hash_index(index: u64) -> (u32, u64) {
     // stored_hash_index(0, n) < 2n, so the leaf whose append wrote `index` is in
     // [index/2, index/2 + log2(index)]: step forward from index/2.
     let mut n = index / 2;
     let mut index_n = stored_hash_index(0, n);
-    loop {
-        // Appending leaf n+1 writes 1 + trailing_ones(n+1) hashes, starting right after
-        // leaf n's hashes, which end at index_n + trailing_ones(n).
-        let next = index_n + 1 + u64::from((n + 1).trailing_zeros());
+    // At most log2(index) + 1 steps inside the domain; the bound keeps out-of-domain
+    // indexes (whose arithmetic wraps) from looping for ever.
+    for _ in 0..=64 {
+        // Leaf n is followed by the trailing_ones(n) subtree hashes it completes, so leaf
+        // n+1 is stored at index_n + 1 + trailing_ones(n) = index_n + 1 + tz(n+1).
+        let next = index_n.saturating_add(1 + u64::from((n + 1).trailing_zeros()));
         if next > index {
             break;
         }
@@ -80,8 +85,8 @@ pub fn split_stored_hash_index(index: u64) -> (u32, u64) {
         index_n = next;
     }
     // `index` was written with leaf n: it is (0, n), (1, n/2), (2, n/4), …
-    let level = (index - index_n) as u32;
-    (level, n >> level)
+    let level = index.saturating_sub(index_n) as u32;
+    (level, n.checked_shr(level).unwrap_or(0))
 }
 
 /// The number of stored hashes for a tree of `size` leaves (Go's `StoredHashCount`).

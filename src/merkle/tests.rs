@@ -311,6 +311,16 @@ fn stored_hash_index_vectors() {
             "count {size}"
         );
     }
+    // Out-of-domain indexes give an answer without panicking (debug overflow checks on).
+    for index in [
+        u64::MAX,
+        u64::MAX - 1,
+        1 << 63,
+        stored_hash_count(MAX_TREE_SIZE),
+    ] {
+        let _ = split_stored_hash_index(index);
+        let _ = stored_hash_index(63, index);
+    }
     // The split is the exact inverse over a dense range.
     for index in 0..5000 {
         let (level, n) = split_stored_hash_index(index);

@@ -1,0 +1,422 @@
+//! Tests for DSSE envelopes.
+use super::*;
+
+const CLAIM_EXAMPLE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/spec/examples/claim-example.json"
+));
+
+fn example() -> (serde_json::Value, Vec<u8>) {
+    let v: serde_json::Value = serde_json::from_str(CLAIM_EXAMPLE).unwrap();
+    let env = serde_json::to_vec(&v["envelope"]).unwrap();
+    (v, env)
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn test_key(n: u8) -> SigningKey {
+    SigningKey::from_bytes(&Sha256::digest([n]).into())
+}
+
+fn keys_of(ks: &[&SigningKey]) -> KeySet {
+    let mut set = KeySet::new();
+    for k in ks {
+        assert!(set.insert(k.verifying_key()));
+    }
+    set
+}
+
+fn statement() -> Vec<u8> {
+    br#"{"_type":"https://in-toto.io/Statement/v1","subject":[]}"#.to_vec()
+}
+
+#[test]
+fn claim_example_verifies_with_its_test_key() {
+    let (v, env_json) = example();
+    let seed: [u8; 32] = unhex(v["testKey"]["seedHex"].as_str().unwrap())
+        .try_into()
+        .unwrap();
+    let sk = SigningKey::from_bytes(&seed);
+    let pk = sk.verifying_key();
+    assert_eq!(
+        STANDARD.encode(pk.as_bytes()),
+        v["testKey"]["publicKeyBase64"].as_str().unwrap()
+    );
+    assert_eq!(keyid(&pk), v["testKey"]["keyid"].as_str().unwrap());
+
+    let env = Envelope::parse(&env_json).unwrap();
+    assert_eq!(env.payload_type(), PAYLOAD_TYPE_IN_TOTO);
+    env.require_payload_type(PAYLOAD_TYPE_IN_TOTO).unwrap();
+    assert_eq!(env.verify(&keys_of(&[&sk])), Ok(0));
+    assert_eq!(
+        hex_lower(&env.statement_sha256()),
+        v["payloadSha256"].as_str().unwrap()
+    );
+    // The payload is the statement with sorted keys and no whitespace,
+    // which is how serde_json (without preserve_order) writes a Value.
+    assert_eq!(
+        env.payload(),
+        serde_json::to_vec(&v["statement"]).unwrap().as_slice()
+    );
+    // Ed25519 is deterministic: re-signing reproduces the envelope.
+    let resigned = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, env.payload(), &sk);
+    assert_eq!(resigned, env);
+    // Its canonical form is exactly the compact sorted-key JSON here too.
+    assert_eq!(env.to_canonical_json(), env_json);
+    // A different key does not count, a tampered payload does not verify.
+    assert_eq!(
+        env.verify(&keys_of(&[&test_key(1)])),
+        Err(DsseError::NoTrustedSignature)
+    );
+    let mut tampered = env.clone();
+    tampered.payload[10] ^= 1;
+    assert_eq!(
+        tampered.verify(&keys_of(&[&sk])),
+        Err(DsseError::InvalidSignature(0))
+    );
+}
+
+#[test]
+fn pae_matches_the_dsse_spec_example() {
+    assert_eq!(
+        pae("http://example.com/HelloWorld", b"hello world"),
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+    );
+    assert_eq!(pae("t", b""), b"DSSEv1 1 t 0 ".to_vec());
+    // Lengths count bytes, not characters.
+    assert_eq!(
+        pae("é", b"\xff"),
+        "DSSEv1 2 é 1 ".bytes().chain([0xff]).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn sign_verify_and_canonical_round_trip() {
+    let k = test_key(7);
+    let env = Envelope::sign("text/x.\"quoted\"\u{e9}", &statement(), &k);
+    assert_eq!(env.verify(&keys_of(&[&k])), Ok(0));
+    let canon = env.to_canonical_json();
+    let back = Envelope::parse(&canon).unwrap();
+    assert_eq!(back, env);
+    assert_eq!(back.to_canonical_json(), canon);
+    // Whitespace and field order in the input do not change the
+    // canonical form; an absent keyid becomes "".
+    let sig = STANDARD.encode(env.signatures()[0].sig.to_bytes());
+    let loose = format!(
+        "{{ \"signatures\" : [ {{ \"sig\": \"{sig}\" }} ],\n \"payloadType\":\"text/x.\\\"quoted\\\"\\u00e9\", \"payload\": \"{}\" }}\n",
+        STANDARD.encode(statement())
+    );
+    let parsed = Envelope::parse(loose.as_bytes()).unwrap();
+    assert_eq!(parsed.signatures()[0].keyid, "");
+    assert_eq!(parsed.payload_type(), env.payload_type());
+    // Without a keyid the signature names no key.
+    assert_eq!(
+        parsed.verify(&keys_of(&[&k])),
+        Err(DsseError::NoTrustedSignature)
+    );
+    let mut with_id = parsed.clone();
+    with_id.signatures[0].keyid = keyid(&k.verifying_key());
+    assert_eq!(with_id, env);
+}
+
+#[test]
+fn multiple_signatures() {
+    let (a, b, c) = (test_key(1), test_key(2), test_key(3));
+    let mut env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &statement(), &a);
+    let other = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &statement(), &b);
+    env.signatures.push(other.signatures[0].clone());
+    // Unknown signatures are ignored, the first trusted one is reported.
+    assert_eq!(env.verify(&keys_of(&[&b])), Ok(1));
+    assert_eq!(env.verify(&keys_of(&[&a, &b])), Ok(0));
+    assert_eq!(
+        env.verify(&keys_of(&[&c])),
+        Err(DsseError::NoTrustedSignature)
+    );
+    // A bad signature under a trusted keyid spoils the envelope even when
+    // another trusted signature is good.
+    env.signatures[1].sig = env.signatures[0].sig;
+    assert_eq!(
+        env.verify(&keys_of(&[&a, &b])),
+        Err(DsseError::InvalidSignature(1))
+    );
+    assert_eq!(env.verify(&keys_of(&[&a])), Ok(0));
+}
+
+fn sig_b64(k: &SigningKey) -> String {
+    STANDARD.encode(Envelope::sign("t", b"x", k).signatures()[0].sig.to_bytes())
+}
+
+#[test]
+fn every_rejection() {
+    let k = test_key(9);
+    let sig = sig_b64(&k);
+    let p = STANDARD.encode(b"payload");
+    let env = |payload: &str, ptype: &str, sigs: &str| {
+        format!(r#"{{"payload":"{payload}","payloadType":"{ptype}","signatures":{sigs}}}"#)
+    };
+    let one = format!(r#"[{{"keyid":"k","sig":"{sig}"}}]"#);
+    let ok = env(&p, "t", &one);
+    assert!(Envelope::parse(ok.as_bytes()).is_ok());
+
+    let json_err = |s: &str| matches!(Envelope::parse(s.as_bytes()), Err(DsseError::Json(_)));
+    // Size cap before anything else, even for non-JSON.
+    let big = vec![b' '; MAX_ENVELOPE_BYTES + 1];
+    assert_eq!(
+        Envelope::parse(&big),
+        Err(DsseError::TooLarge(MAX_ENVELOPE_BYTES + 1))
+    );
+    // Shape.
+    assert!(json_err(""));
+    assert!(json_err("[]"));
+    assert!(json_err(&format!("{ok} x")));
+    assert!(json_err(&format!("{ok}{ok}")));
+    assert!(json_err(&ok.replacen("{", r#"{"extra":1,"#, 1)));
+    assert!(json_err(
+        &ok.replace(r#""keyid":"k""#, r#""keyid":"k","x":1"#)
+    ));
+    assert!(json_err(&ok.replacen("{", r#"{"payload":"eA==","#, 1)));
+    assert!(json_err(
+        &ok.replace(r#""keyid":"k""#, r#""keyid":"k","keyid":"k""#)
+    ));
+    assert!(json_err(
+        &ok.replace(r#""keyid":"k""#, r#""sig":"AA==","keyid":"k""#)
+    ));
+    assert!(json_err(&ok.replace(r#""keyid":"k""#, r#""keyid":null"#)));
+    assert!(json_err(&ok.replace(r#""keyid":"k""#, r#""keyid":5"#)));
+    assert!(json_err(&format!(
+        r#"{{"payloadType":"t","signatures":{one}}}"#
+    )));
+    assert!(json_err(&format!(
+        r#"{{"payload":"{p}","signatures":{one}}}"#
+    )));
+    assert!(json_err(&format!(
+        r#"{{"payload":"{p}","payloadType":"t"}}"#
+    )));
+    assert!(json_err(&env(&p, "t", r#"[{"keyid":"k"}]"#)));
+    assert!(json_err(&env(&p, "t", "null")));
+    // payloadType.
+    assert_eq!(
+        Envelope::parse(env(&p, "", &one).as_bytes()),
+        Err(DsseError::PayloadType)
+    );
+    assert_eq!(
+        Envelope::parse(env(&p, "a\\nb", &one).as_bytes()),
+        Err(DsseError::PayloadType)
+    );
+    let long = "t".repeat(MAX_PAYLOAD_TYPE_BYTES + 1);
+    assert_eq!(
+        Envelope::parse(env(&p, &long, &one).as_bytes()),
+        Err(DsseError::PayloadType)
+    );
+    // payload base64: non-zero padding bits, missing padding, URL-safe
+    // alphabet, whitespace, escaped newline.
+    for bad in [
+        "eB==", "eA", "-_-_", "eA ==", "eA\\n==", "e===", "====", "eA==eA==",
+    ] {
+        assert_eq!(
+            Envelope::parse(env(bad, "t", &one).as_bytes()),
+            Err(DsseError::PayloadBase64),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        Envelope::parse(env("", "t", &one).as_bytes()),
+        Err(DsseError::EmptyPayload)
+    );
+    // signatures.
+    assert_eq!(
+        Envelope::parse(env(&p, "t", "[]").as_bytes()),
+        Err(DsseError::NoSignatures)
+    );
+    let many: Vec<String> = (0..=MAX_SIGNATURES)
+        .map(|i| format!(r#"{{"keyid":"{i}","sig":"{sig}"}}"#))
+        .collect();
+    assert_eq!(
+        Envelope::parse(env(&p, "t", &format!("[{}]", many.join(","))).as_bytes()),
+        Err(DsseError::TooManySignatures(MAX_SIGNATURES + 1))
+    );
+    let max = format!("[{}]", many[..MAX_SIGNATURES].join(","));
+    assert!(Envelope::parse(env(&p, "t", &max).as_bytes()).is_ok());
+    let long_id = "k".repeat(MAX_KEYID_BYTES + 1);
+    assert_eq!(
+        Envelope::parse(
+            ok.replace(r#""keyid":"k""#, &format!(r#""keyid":"{long_id}""#))
+                .as_bytes()
+        ),
+        Err(DsseError::KeyId(0))
+    );
+    assert_eq!(
+        Envelope::parse(
+            ok.replace(r#""keyid":"k""#, r#""keyid":"\u0007""#)
+                .as_bytes()
+        ),
+        Err(DsseError::KeyId(0))
+    );
+    let short = STANDARD.encode([1u8; 63]);
+    let long = STANDARD.encode([1u8; 65]);
+    let mut noncanon = sig.clone();
+    noncanon.replace_range(85..86, "B"); // last char before "==": padding bits set
+    for bad in [
+        short.as_str(),
+        long.as_str(),
+        "",
+        "AA==",
+        &noncanon,
+        &sig[..86],
+        &sig.replace('+', "-"),
+    ] {
+        if bad == sig {
+            continue;
+        }
+        let two = format!(r#"[{{"keyid":"k","sig":"{sig}"}},{{"keyid":"k","sig":"{bad}"}}]"#);
+        assert_eq!(
+            Envelope::parse(env(&p, "t", &two).as_bytes()),
+            Err(DsseError::SignatureEncoding(1)),
+            "{bad}"
+        );
+    }
+    let dup = format!(r#"[{{"keyid":"k","sig":"{sig}"}},{{"keyid":"k","sig":"{sig}"}}]"#);
+    assert_eq!(
+        Envelope::parse(env(&p, "t", &dup).as_bytes()),
+        Err(DsseError::DuplicateSignature(1))
+    );
+    // Same sig under another keyid is not a duplicate.
+    let two = format!(r#"[{{"keyid":"k","sig":"{sig}"}},{{"keyid":"j","sig":"{sig}"}}]"#);
+    assert!(Envelope::parse(env(&p, "t", &two).as_bytes()).is_ok());
+    // Payload type requirement.
+    let e = Envelope::parse(ok.as_bytes()).unwrap();
+    assert_eq!(
+        e.require_payload_type(PAYLOAD_TYPE_IN_TOTO),
+        Err(DsseError::WrongPayloadType {
+            expected: PAYLOAD_TYPE_IN_TOTO.into()
+        })
+    );
+}
+
+#[test]
+fn weak_or_torsioned_keys_are_refused() {
+    let mut set = KeySet::new();
+    // The identity point (y = 1) has small order.
+    let identity = VerifyingKey::from_bytes(&{
+        let mut b = [0u8; 32];
+        b[0] = 1;
+        b
+    })
+    .unwrap();
+    assert!(!set.insert(identity));
+    assert!(set.is_empty());
+    assert!(set.insert(test_key(1).verifying_key()));
+    assert_eq!(set.len(), 1);
+}
+
+#[test]
+fn r_checks() {
+    let k = test_key(4);
+    let good = Envelope::sign("t", b"x", &k).signatures()[0].sig;
+    assert!(r_is_acceptable(&good));
+    let mut bytes = good.to_bytes();
+    // Small-order R (the identity).
+    bytes[..32].copy_from_slice(&{
+        let mut b = [0u8; 32];
+        b[0] = 1;
+        b
+    });
+    assert!(!r_is_acceptable(&Signature::from_bytes(&bytes)));
+    // Non-canonical encoding of y = 1 (y + p, p = 2^255 - 19).
+    let mut noncanon = [0xffu8; 32];
+    noncanon[0] = 0xee;
+    noncanon[31] = 0x7f;
+    bytes[..32].copy_from_slice(&noncanon);
+    assert!(!r_is_acceptable(&Signature::from_bytes(&bytes)));
+}
+
+#[test]
+fn verify_many_agrees_with_verify() {
+    let ks: Vec<SigningKey> = (0..6).map(test_key).collect();
+    let trusted = keys_of(&[&ks[0], &ks[1], &ks[2]]);
+    let mut envs: Vec<Envelope> = (0..40)
+        .map(|i| {
+            let payload = format!("{{\"n\":{i}}}");
+            Envelope::sign(PAYLOAD_TYPE_IN_TOTO, payload.as_bytes(), &ks[i % 3])
+        })
+        .collect();
+    // All good: the batch path.
+    let items: Vec<(&Envelope, &KeySet)> = envs.iter().map(|e| (e, &trusted)).collect();
+    assert!(verify_many(&items).iter().all(|r| *r == Ok(0)));
+    assert!(verify_many(&[]).is_empty());
+
+    // Make some bad: tampered payload, untrusted signer, small-order R.
+    envs[3].payload.push(b' ');
+    envs[7] = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"x", &ks[4]);
+    let mut r_bad = envs[11].signatures[0].sig.to_bytes();
+    r_bad[..32].copy_from_slice(&{
+        let mut b = [0u8; 32];
+        b[0] = 1;
+        b
+    });
+    envs[11].signatures[0].sig = Signature::from_bytes(&r_bad);
+    let items: Vec<(&Envelope, &KeySet)> = envs.iter().map(|e| (e, &trusted)).collect();
+    let got = verify_many(&items);
+    for (i, e) in envs.iter().enumerate() {
+        assert_eq!(got[i], e.verify(&trusted), "envelope {i}");
+    }
+    assert_eq!(got[3], Err(DsseError::InvalidSignature(0)));
+    assert_eq!(got[7], Err(DsseError::NoTrustedSignature));
+    assert_eq!(got[11], Err(DsseError::InvalidSignature(0)));
+    assert_eq!(got[12], Ok(0));
+}
+
+#[test]
+fn parse_never_panics_on_mutations() {
+    let (_, env_json) = example();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..3000 {
+        let mut m = env_json.clone();
+        for _ in 0..1 + (state % 4) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let pos = (state as usize) % m.len();
+            match state % 3 {
+                0 => m[pos] = (state >> 32) as u8,
+                1 => {
+                    m.remove(pos);
+                }
+                _ => m.insert(pos, (state >> 24) as u8),
+            }
+        }
+        if let Ok(e) = Envelope::parse(&m) {
+            // Anything accepted re-encodes to something that parses equal.
+            assert_eq!(Envelope::parse(&e.to_canonical_json()).unwrap(), e);
+        }
+    }
+}
+
+#[test]
+fn note_keys_sign_and_verify() {
+    use crate::cosignature::CosignerKey;
+    use crate::note::{KeyName, KeyType, SignerKey, VerifierKey};
+    let name = KeyName::new("vendor.example").unwrap();
+    let sk = SignerKey::from_seed(name.clone(), KeyType::Ed25519, [5; 32]).unwrap();
+    let env = Envelope::sign_with_note_key(PAYLOAD_TYPE_IN_TOTO, &statement(), &sk).unwrap();
+    // Same bytes as signing with the raw Ed25519 key of that seed.
+    let raw = SigningKey::from_bytes(&[5; 32]);
+    assert_eq!(
+        env,
+        Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &statement(), &raw)
+    );
+    let vkey = VerifierKey::parse(&sk.verifier().to_string()).unwrap();
+    let mut set = KeySet::new();
+    assert!(set.insert_note_key(&vkey));
+    assert_eq!(env.verify(&set), Ok(0));
+    // Cosignature (0x04) keys are neither signers nor submitters.
+    let cosigner = CosignerKey::from_seed(name, [6; 32]).unwrap();
+    assert!(Envelope::sign_with_note_key("t", b"x", cosigner.signer_key()).is_none());
+    assert!(!set.insert_note_key(cosigner.verifier().key()));
+    assert_eq!(set.len(), 1);
+}

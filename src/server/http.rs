@@ -1,0 +1,580 @@
+//! The HTTP API (axum), as specified in `spec/log-api.md`.
+//!
+//! Handlers are thin: parse, call the core, return `Result<_, ApiError>`.
+//! [`ApiError`] is the one place where status codes are chosen; every client
+//! error carries a one-line reason, internal errors are logged and answered
+//! with a generic line.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::checkpoint::parse_decimal;
+use crate::dsse::{DsseError, Envelope, KeySet, PAYLOAD_TYPE_IN_TOTO};
+use crate::merkle::{Hash, ProofError, leaf_hash};
+use crate::server::entry::{EntryError, LogEntry, envelope_hash};
+use crate::server::metrics::{Gauges, Metrics};
+use crate::server::publisher::Publisher;
+use crate::server::reader::LogReader;
+use crate::server::sequencer::{Sequenced, Sequencer, SequencerError};
+use crate::server::store::{PublishedCheckpoint, StoreError};
+use crate::tiles::{TilePath, parse_tile_path};
+
+/// Request bodies larger than this are refused (413) before parsing. The
+/// envelope limit itself is [`crate::dsse::MAX_ENVELOPE_BYTES`].
+const BODY_LIMIT: usize = crate::dsse::MAX_ENVELOPE_BYTES;
+
+/// Shared state of the HTTP handlers.
+pub struct App {
+    /// The sequencer (pool and committed tree).
+    pub sequencer: Arc<Sequencer>,
+    /// The checkpoint publisher.
+    pub publisher: Arc<Publisher>,
+    /// Reads from the store.
+    pub reader: LogReader,
+    /// The submitter allowlist, parsed once.
+    pub submitters: KeySet,
+    /// Accept envelopes without checking signatures.
+    pub open_submission: bool,
+    /// Metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// How long a submission waits for its receipt.
+    pub receipt_timeout: Duration,
+    /// Seconds to suggest in `Retry-After` when the pool is full.
+    pub retry_after_secs: u64,
+    /// Wakes the sequencing loop when a full batch is waiting.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// An error answer. Each variant names its status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 403: the envelope's signature is not acceptable.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: nothing there (yet).
+    #[error("{0}")]
+    NotFound(String),
+    /// 413: the body or the entry is too large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 503 with `Retry-After`: the pool is full or the server is stopping.
+    #[error("{reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// 500: an internal failure, logged; the client sees a generic line.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, line) = match &self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+            ApiError::Unavailable { reason, .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, reason.clone())
+            }
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log".to_owned(),
+                )
+            }
+        };
+        // One line, whatever the message contained.
+        let body = format!("{}\n", line.replace(['\r', '\n'], " "));
+        let mut resp = (status, text_plain(), body).into_response();
+        if let ApiError::Unavailable { retry_after, .. } = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<DsseError> for ApiError {
+    fn from(e: DsseError) -> ApiError {
+        match e {
+            DsseError::TooLarge(_) => ApiError::TooLarge(e.to_string()),
+            DsseError::InvalidSignature(_) | DsseError::NoTrustedSignature => {
+                ApiError::Forbidden(e.to_string())
+            }
+            _ => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<SequencerError> for ApiError {
+    fn from(e: SequencerError) -> ApiError {
+        match e {
+            SequencerError::PoolFull | SequencerError::Stopped => ApiError::Unavailable {
+                reason: e.to_string(),
+                retry_after: 1,
+            },
+            SequencerError::Entry(EntryError::TooLarge(_)) => ApiError::TooLarge(e.to_string()),
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// The router with every endpoint, body limits and request metrics.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/entries", post(submit))
+        .route("/v1/entries/{index}", get(get_entry))
+        .route("/v1/proof/inclusion", get(inclusion_proof))
+        .route("/v1/proof/consistency", get(consistency_proof))
+        .route("/v1/proof/{index}", get(tlog_proof))
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(app.clone(), count_requests))
+        .with_state(app)
+}
+
+async fn count_requests(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let resp = next.run(req).await;
+    app.metrics.request(&route, resp.status().as_u16());
+    resp
+}
+
+/// `POST /v1/entries[?wait=sequenced]`.
+async fn submit(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let result = submit_inner(&app, query.as_deref(), body).await;
+    if let Err(e) = &result {
+        app.metrics.submission(match e {
+            ApiError::BadRequest(_) => "malformed",
+            ApiError::Forbidden(_) => "bad_signature",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::Unavailable { .. } => "busy",
+            _ => "error",
+        });
+    }
+    result
+}
+
+async fn submit_inner(
+    app: &App,
+    query: Option<&str>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let params = parse_query(query, &["wait"])?;
+    let wait_published = match params.get("wait").copied() {
+        None | Some("published") => true,
+        Some("sequenced") => false,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "wait must be sequenced or published, not {other:?}"
+            )));
+        }
+    };
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge(format!("request body larger than {BODY_LIMIT} bytes"))
+        }
+        _ => ApiError::BadRequest(format!("reading the body: {e}")),
+    })?;
+    let envelope = Envelope::parse(&body)?;
+    envelope.require_payload_type(PAYLOAD_TYPE_IN_TOTO)?;
+    if !app.open_submission {
+        envelope.verify(&app.submitters)?;
+    }
+    let canonical = envelope.to_canonical_json();
+    let hash = envelope_hash(&canonical);
+
+    // Already logged: answer from the dedup index without queueing.
+    let sequenced = match app.reader.store().dedup(&hash)? {
+        Some(index) => {
+            let entry = app.reader.store().entry(index)?.ok_or_else(|| {
+                ApiError::Internal(format!("dedup points at missing entry {index}"))
+            })?;
+            Sequenced {
+                index,
+                leaf_hash: leaf_hash(&entry),
+                duplicate: true,
+            }
+        }
+        None => {
+            let rx = match app.sequencer.submit(canonical, hash) {
+                Err(SequencerError::PoolFull) => {
+                    return Err(ApiError::Unavailable {
+                        reason: SequencerError::PoolFull.to_string(),
+                        retry_after: app.retry_after_secs,
+                    });
+                }
+                other => other?,
+            };
+            if app.sequencer.batch_ready() {
+                app.wake.notify_one();
+            }
+            rx.await.map_err(|_| SequencerError::Stopped)??
+        }
+    };
+    app.metrics.submission(if sequenced.duplicate {
+        "duplicate"
+    } else {
+        "new"
+    });
+    let Sequenced {
+        index, leaf_hash, ..
+    } = sequenced;
+    if !wait_published {
+        return Ok(receipt(StatusCode::OK, index, &leaf_hash, None));
+    }
+    // Wait until a published checkpoint covers the entry.
+    let mut watch = app.publisher.subscribe();
+    let covered = tokio::time::timeout(
+        app.receipt_timeout,
+        watch.wait_for(|p| p.as_ref().is_some_and(|p| p.size > index)),
+    )
+    .await;
+    let published = match covered {
+        Ok(Ok(p)) => p.clone(),
+        // Timed out, or the publisher is gone: the entry is durable, so say
+        // so with its index; the proof can be fetched later.
+        _ => None,
+    };
+    let Some(published) = published else {
+        return Ok(receipt(StatusCode::ACCEPTED, index, &leaf_hash, None));
+    };
+    let proof = tlog_proof_text(&app.reader, index, &published)?;
+    Ok(receipt(StatusCode::OK, index, &leaf_hash, Some(proof)))
+}
+
+fn receipt(status: StatusCode, index: u64, leaf: &Hash, proof: Option<String>) -> Response {
+    let mut body = json!({ "index": index, "leafHash": leaf.to_base64() });
+    if let Some(p) = proof {
+        body["proof"] = json!(p);
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// The C2SP tlog-proof text for `index` under a published checkpoint.
+fn tlog_proof_text(
+    reader: &LogReader,
+    index: u64,
+    published: &PublishedCheckpoint,
+) -> Result<String, ApiError> {
+    let proof = reader
+        .inclusion_proof(index, published.size)
+        .map_err(|e| ApiError::Internal(format!("inclusion proof: {e}")))?;
+    let note = std::str::from_utf8(&published.note)
+        .map_err(|_| ApiError::Internal("published checkpoint is not UTF-8".into()))?;
+    // c2sp.org/tlog-proof: header, index, proof hashes leaf-sibling first,
+    // an empty line, then the checkpoint note verbatim.
+    let mut out = format!("c2sp.org/tlog-proof@v1\nindex {index}\n");
+    for h in &proof {
+        out.push_str(&h.to_base64());
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(note);
+    Ok(out)
+}
+
+/// `GET /v1/entries/<index>`.
+async fn get_entry(
+    State(app): State<Arc<App>>,
+    Path(index): Path<String>,
+) -> Result<Response, ApiError> {
+    let index = decimal("index", &index)?;
+    let Some(bytes) = app.reader.store().entry(index)? else {
+        return Err(ApiError::NotFound(format!("no entry {index}")));
+    };
+    let entry = LogEntry::parse(&bytes)
+        .map_err(|e| ApiError::Internal(format!("stored entry {index}: {e}")))?;
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&entry.envelope.to_canonical_json())
+            .map_err(|e| ApiError::Internal(format!("stored entry {index}: {e}")))?;
+    // The decoded statement, when the payload is JSON (it is untrusted data
+    // either way; verifiers check the envelope's signature themselves).
+    let statement: serde_json::Value =
+        serde_json::from_slice(entry.envelope.payload()).unwrap_or(serde_json::Value::Null);
+    let body = json!({
+        "index": index,
+        "leafHash": leaf_hash(&bytes).to_base64(),
+        "integratedTime": entry.integrated_time,
+        "statementSha256": hex_lower(&entry.envelope.statement_sha256()),
+        "envelope": envelope,
+        "statement": statement,
+    });
+    Ok(immutable(axum::Json(body).into_response()))
+}
+
+/// `GET /v1/proof/inclusion?index=&size=`.
+async fn inclusion_proof(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = parse_query(query.as_deref(), &["index", "size"])?;
+    let index = decimal("index", required(&params, "index")?)?;
+    let size = decimal("size", required(&params, "size")?)?;
+    let tree = app.sequencer.head().0;
+    if size > tree {
+        return Err(ApiError::NotFound(format!(
+            "size {size} is beyond the tree size {tree}"
+        )));
+    }
+    if index >= size {
+        return Err(ApiError::BadRequest(format!(
+            "index {index} is not below size {size}"
+        )));
+    }
+    let reader = app.reader.clone();
+    let (proof, root, leaf) = tokio::task::spawn_blocking(move || {
+        let proof = reader.inclusion_proof(index, size)?;
+        let root = reader.tree_hash(size)?;
+        let entry = reader
+            .store()
+            .entry(index)
+            .map_err(|e| ProofError::Reader(e.to_string()))?
+            .ok_or(ProofError::HashNotFound { index })?;
+        Ok::<_, ProofError>((proof, root, leaf_hash(&entry)))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(format!("inclusion proof: {e}")))?;
+    Ok(axum::Json(json!({
+        "index": index,
+        "size": size,
+        "leafHash": leaf.to_base64(),
+        "rootHash": root.to_base64(),
+        "proof": proof.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+/// `GET /v1/proof/consistency?old=&new=`.
+async fn consistency_proof(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = parse_query(query.as_deref(), &["old", "new"])?;
+    let old = decimal("old", required(&params, "old")?)?;
+    let new = decimal("new", required(&params, "new")?)?;
+    let tree = app.sequencer.head().0;
+    if new > tree {
+        return Err(ApiError::NotFound(format!(
+            "size {new} is beyond the tree size {tree}"
+        )));
+    }
+    if old == 0 || old > new {
+        return Err(ApiError::BadRequest(format!(
+            "need 0 < old <= new (RFC 9162 §2.1.4), got old {old}, new {new}"
+        )));
+    }
+    let reader = app.reader.clone();
+    let (proof, old_root, new_root) = tokio::task::spawn_blocking(move || {
+        Ok::<_, ProofError>((
+            reader.consistency_proof(old, new)?,
+            reader.tree_hash(old)?,
+            reader.tree_hash(new)?,
+        ))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(format!("consistency proof: {e}")))?;
+    Ok(axum::Json(json!({
+        "old": old,
+        "new": new,
+        "oldRootHash": old_root.to_base64(),
+        "newRootHash": new_root.to_base64(),
+        "proof": proof.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+/// `GET /v1/proof/<index>`: tlog-proof text under the published checkpoint.
+async fn tlog_proof(
+    State(app): State<Arc<App>>,
+    Path(index): Path<String>,
+) -> Result<Response, ApiError> {
+    let index = decimal("index", &index)?;
+    let Some(published) = app.publisher.current() else {
+        return Err(ApiError::NotFound("no checkpoint published yet".into()));
+    };
+    if index >= published.size {
+        return Err(ApiError::NotFound(format!(
+            "entry {index} is not covered by the published checkpoint (size {})",
+            published.size
+        )));
+    }
+    let reader = app.reader.clone();
+    let text = tokio::task::spawn_blocking(move || tlog_proof_text(&reader, index, &published))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        text_plain(),
+        text,
+    )
+        .into_response())
+}
+
+/// `GET /checkpoint` (c2sp.org/tlog-tiles: mutable, short-lived caching).
+async fn checkpoint(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let Some(published) = app.publisher.current() else {
+        return Err(ApiError::NotFound("no checkpoint published yet".into()));
+    };
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        text_plain(),
+        published.note.clone(),
+    )
+        .into_response())
+}
+
+/// `GET /tile/<L>/<N>[.p/<W>]` and `GET /tile/entries/<N>[.p/<W>]`.
+async fn tile(State(app): State<Arc<App>>, Path(path): Path<String>) -> Result<Response, ApiError> {
+    let parsed =
+        parse_tile_path(&format!("tile/{path}")).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let reader = app.reader.clone();
+    let data = tokio::task::spawn_blocking(move || match parsed {
+        TilePath::Hashes(t) => reader.tile(t.level(), t.index(), t.width()),
+        TilePath::Entries(b) => reader.bundle(b.index(), b.width()),
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let Some(data) = data else {
+        return Err(ApiError::NotFound(format!(
+            "tile/{path} does not exist (yet)"
+        )));
+    };
+    Ok(immutable(
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            )],
+            data,
+        )
+            .into_response(),
+    ))
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    app.reader.store().tree_state()?;
+    Ok((text_plain(), "ok\n").into_response())
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let gauges = Gauges {
+        pool_depth: app.sequencer.pool_depth(),
+        tree_size: app.sequencer.head().0,
+        published_size: app.publisher.current().map_or(0, |p| p.size),
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        app.metrics.render(gauges),
+    )
+        .into_response()
+}
+
+fn text_plain() -> [(header::HeaderName, HeaderValue); 1] {
+    [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    )]
+}
+
+fn immutable(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    resp
+}
+
+/// Parses `a=1&b=2` strictly: only `allowed` keys, each at most once, no
+/// empty pairs, no percent-encoding (none of our values need it).
+fn parse_query<'a>(
+    query: Option<&'a str>,
+    allowed: &[&str],
+) -> Result<HashMap<&'a str, &'a str>, ApiError> {
+    let mut out = HashMap::new();
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Ok(out);
+    };
+    if query.len() > 256 {
+        return Err(ApiError::BadRequest("query string too long".into()));
+    }
+    for pair in query.split('&') {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(ApiError::BadRequest(format!(
+                "malformed query parameter {pair:?}"
+            )));
+        };
+        if !allowed.contains(&k) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown query parameter {k:?}"
+            )));
+        }
+        if out.insert(k, v).is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter {k:?} given twice"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn required<'a>(params: &HashMap<&str, &'a str>, key: &str) -> Result<&'a str, ApiError> {
+    params
+        .get(key)
+        .copied()
+        .ok_or_else(|| ApiError::BadRequest(format!("missing query parameter {key:?}")))
+}
+
+fn decimal(name: &str, s: &str) -> Result<u64, ApiError> {
+    parse_decimal(s).ok_or_else(|| {
+        ApiError::BadRequest(format!("{name} must be a canonical decimal, not {s:?}"))
+    })
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

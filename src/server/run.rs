@@ -1,0 +1,207 @@
+//! Starting and stopping the server: [`serve`] wires the store, sequencer,
+//! publisher and HTTP API together on a listener the caller bound (so tests
+//! bind port 0 and read the address back), and shuts down gracefully when the
+//! `shutdown` future completes: stop accepting, let in-flight requests
+//! finish, sequence what is pending, publish, flush, return.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+use crate::dsse::KeySet;
+use crate::server::config::{Config, ConfigError, load_or_create_key};
+use crate::server::http::{App, router};
+use crate::server::metrics::Metrics;
+use crate::server::publisher::{NoWitnesses, PublishError, PublishOutcome, Publisher};
+use crate::server::reader::LogReader;
+use crate::server::sequencer::{Sequencer, SequencerConfig, SequencerError, SystemClock};
+use crate::server::store::{SledStore, Store, StoreError};
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration or the log key is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be opened (including: another process has it).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored tree state is unusable.
+    #[error(transparent)]
+    Sequencer(#[from] SequencerError),
+    /// The first checkpoint could not be published.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// The HTTP server failed.
+    #[error("http server: {0}")]
+    Http(String),
+}
+
+/// Runs the log server on `listener` until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (origin, submitter_keys) = config.validate()?;
+    let (log_key, _) = load_or_create_key(&config)?;
+    let mut submitters = KeySet::new();
+    for k in &submitter_keys {
+        if !submitters.insert_note_key(k) {
+            return Err(ConfigError::Invalid(format!("submitter key {k} is not usable")).into());
+        }
+    }
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir)?);
+    let clock = Arc::new(SystemClock);
+    let sequencer = Arc::new(Sequencer::new(
+        store.clone(),
+        clock.clone(),
+        SequencerConfig {
+            max_batch: config.max_batch,
+            pool_capacity: config.pool_capacity,
+        },
+    )?);
+    let publisher = Arc::new(Publisher::new(
+        store.clone(),
+        clock,
+        log_key,
+        origin,
+        Arc::new(NoWitnesses),
+        config.heartbeat_interval_secs,
+    )?);
+    let metrics = Arc::new(Metrics::default());
+    let wake = Arc::new(Notify::new());
+    let app = Arc::new(App {
+        sequencer: sequencer.clone(),
+        publisher: publisher.clone(),
+        reader: LogReader::new(store.clone()),
+        submitters,
+        open_submission: config.open_submission,
+        metrics: metrics.clone(),
+        receipt_timeout: Duration::from_secs(config.receipt_timeout_secs),
+        retry_after_secs: 1,
+        wake: wake.clone(),
+    });
+
+    // Publish at once, so /checkpoint exists from the start (for a new log,
+    // the empty tree) and a restart re-signs the committed tree.
+    publish_step(&publisher, &sequencer, &metrics).await;
+    tracing::info!(size = sequencer.head().0, "log open");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let seq_task = tokio::spawn(sequencing_loop(
+        sequencer.clone(),
+        metrics.clone(),
+        wake,
+        Duration::from_millis(config.batch_interval_ms),
+        stop_rx.clone(),
+    ));
+    let pub_task = tokio::spawn(publishing_loop(
+        publisher.clone(),
+        sequencer.clone(),
+        metrics.clone(),
+        Duration::from_millis(config.checkpoint_interval_ms),
+        stop_rx,
+    ));
+
+    let served = axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ServeError::Http(e.to_string()));
+
+    // In-flight requests are done; stop the loops, then sequence and
+    // publish whatever is left so nothing acknowledged-to-be-queued is lost.
+    let _ = stop_tx.send(true);
+    let _ = seq_task.await;
+    let _ = pub_task.await;
+    while sequencer.pool_depth() > 0 {
+        if !sequence_step(&sequencer, &metrics).await {
+            break;
+        }
+    }
+    sequencer.drain_pool();
+    publish_step(&publisher, &sequencer, &metrics).await;
+    tracing::info!(size = sequencer.head().0, "log closed");
+    served
+}
+
+async fn sequencing_loop(
+    sequencer: Arc<Sequencer>,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+        // Keep going without sleeping while full batches are waiting.
+        while sequence_step(&sequencer, &metrics).await && sequencer.batch_ready() {}
+    }
+}
+
+/// One sequencing step off the runtime; false if it failed.
+async fn sequence_step(sequencer: &Arc<Sequencer>, metrics: &Metrics) -> bool {
+    let s = sequencer.clone();
+    let start = Instant::now();
+    match tokio::task::spawn_blocking(move || s.sequence_once()).await {
+        Ok(Ok(report)) => {
+            if report.taken > 0 {
+                metrics.batch(report.appended, start.elapsed());
+            }
+            true
+        }
+        Ok(Err(e)) => {
+            metrics.error("sequencing");
+            tracing::error!(error = %e, "sequencing step failed");
+            false
+        }
+        Err(e) => {
+            metrics.error("sequencing");
+            tracing::error!(error = %e, "sequencing task panicked");
+            false
+        }
+    }
+}
+
+async fn publishing_loop(
+    publisher: Arc<Publisher>,
+    sequencer: Arc<Sequencer>,
+    metrics: Arc<Metrics>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        publish_step(&publisher, &sequencer, &metrics).await;
+    }
+}
+
+async fn publish_step(publisher: &Arc<Publisher>, sequencer: &Arc<Sequencer>, metrics: &Metrics) {
+    let (p, s) = (publisher.clone(), sequencer.clone());
+    let start = Instant::now();
+    match tokio::task::spawn_blocking(move || p.publish_once(s.head())).await {
+        Ok(Ok(PublishOutcome::Published(size))) => {
+            metrics.publication(start.elapsed());
+            tracing::debug!(size, "published checkpoint");
+        }
+        Ok(Ok(PublishOutcome::Unchanged)) => {}
+        Ok(Err(e)) => {
+            metrics.error("publishing");
+            tracing::error!(error = %e, "publishing failed");
+        }
+        Err(e) => {
+            metrics.error("publishing");
+            tracing::error!(error = %e, "publishing task panicked");
+        }
+    }
+}

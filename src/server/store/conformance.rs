@@ -1,0 +1,329 @@
+//! One conformance suite, run against every [`Store`] implementation (as
+//! rustls runs one suite per crypto provider), plus implementation-specific
+//! tests: fault injection for memory, persistence and locking for sled.
+
+use super::*;
+
+fn hashes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n * HASH_BYTES)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn batch(prev: u64, n: usize, tiles: Vec<(TileKey, Vec<u8>)>) -> CommitBatch {
+    let entries: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("entry {}", prev + i as u64).into_bytes())
+        .collect();
+    let dedup = (0..n)
+        .map(|i| {
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&(prev + i as u64).to_be_bytes());
+            (h, prev + i as u64)
+        })
+        .collect();
+    CommitBatch {
+        previous_size: prev,
+        entries,
+        tiles,
+        dedup,
+        new_state: TreeState {
+            size: prev + n as u64,
+            edge: format!("edge {}", prev + n as u64).into_bytes(),
+        },
+    }
+}
+
+fn key(level: u8, index: u64) -> TileKey {
+    TileKey { level, index }
+}
+
+fn dedup_hash(i: u64) -> [u8; 32] {
+    let mut h = [0u8; 32];
+    h[..8].copy_from_slice(&i.to_be_bytes());
+    h
+}
+
+pub(super) fn empty_store(s: &dyn Store) {
+    assert_eq!(s.tree_state().unwrap(), TreeState::default());
+    assert_eq!(s.entry(0).unwrap(), None);
+    assert_eq!(s.entries(0, 0).unwrap(), Vec::<Vec<u8>>::new());
+    assert!(matches!(s.entries(0, 1), Err(StoreError::Invalid(_))));
+    assert_eq!(s.tile(key(0, 0)).unwrap(), None);
+    assert_eq!(s.dedup(&[0; 32]).unwrap(), None);
+    assert_eq!(s.published_checkpoint().unwrap(), None);
+}
+
+pub(super) fn commit_and_read_back(s: &dyn Store) {
+    let b1 = batch(0, 3, vec![(key(0, 0), hashes(3, 1))]);
+    s.commit_batch(&b1).unwrap();
+    let b2 = batch(
+        3,
+        2,
+        vec![(key(0, 0), [hashes(3, 1), hashes(2, 9)].concat())],
+    );
+    s.commit_batch(&b2).unwrap();
+    assert_eq!(s.tree_state().unwrap(), b2.new_state);
+    for i in 0..5u64 {
+        assert_eq!(s.entry(i).unwrap(), Some(format!("entry {i}").into_bytes()));
+        assert_eq!(s.dedup(&dedup_hash(i)).unwrap(), Some(i));
+    }
+    assert_eq!(s.entry(5).unwrap(), None);
+    assert_eq!(s.dedup(&dedup_hash(5)).unwrap(), None);
+    assert_eq!(s.entry(u64::MAX).unwrap(), None);
+    assert_eq!(
+        s.entries(1, 4).unwrap(),
+        vec![
+            b"entry 1".to_vec(),
+            b"entry 2".to_vec(),
+            b"entry 3".to_vec()
+        ]
+    );
+    assert_eq!(s.entries(5, 5).unwrap(), Vec::<Vec<u8>>::new());
+    assert!(matches!(s.entries(4, 6), Err(StoreError::Invalid(_))));
+    assert!(matches!(s.entries(3, 2), Err(StoreError::Invalid(_))));
+    assert_eq!(
+        s.tile(key(0, 0)).unwrap(),
+        Some([hashes(3, 1), hashes(2, 9)].concat())
+    );
+    assert_eq!(s.tile(key(1, 0)).unwrap(), None);
+    // An empty batch still moves nothing but may update the edge state.
+    let mut b3 = batch(5, 0, vec![]);
+    b3.new_state.edge = b"same size, new edge".to_vec();
+    s.commit_batch(&b3).unwrap();
+    assert_eq!(s.tree_state().unwrap(), b3.new_state);
+}
+
+pub(super) fn conflicts_write_nothing(s: &dyn Store) {
+    s.commit_batch(&batch(0, 2, vec![])).unwrap();
+    for prev in [0, 1, 3, u64::MAX - 1] {
+        let b = batch(prev, 1, vec![(key(0, 7), hashes(1, 0))]);
+        assert_eq!(s.commit_batch(&b), Err(StoreError::Conflict { current: 2 }));
+    }
+    assert_eq!(s.tree_state().unwrap().size, 2);
+    assert_eq!(s.tile(key(0, 7)).unwrap(), None);
+}
+
+pub(super) fn invalid_batches_write_nothing(s: &dyn Store) {
+    s.commit_batch(&batch(0, 1, vec![(key(0, 0), hashes(1, 1))]))
+        .unwrap();
+    let before = s.tree_state().unwrap();
+    let mut wrong_size = batch(1, 2, vec![]);
+    wrong_size.new_state.size = 4;
+    let mut bad_dedup = batch(1, 1, vec![]);
+    bad_dedup.dedup.push(([7; 32], 2));
+    let cases = vec![
+        wrong_size,
+        batch(1, 1, vec![(key(0, 1), vec![])]),
+        batch(1, 1, vec![(key(0, 1), vec![0; 33])]),
+        batch(1, 1, vec![(key(0, 1), hashes(257, 0))]),
+        bad_dedup,
+        // Rewrites the stored hash instead of extending it.
+        batch(
+            1,
+            1,
+            vec![(key(0, 0), [hashes(1, 2), hashes(1, 3)].concat())],
+        ),
+        // Shrinks the stored tile.
+        batch(1, 1, vec![(key(0, 2), hashes(1, 0)), (key(0, 0), vec![])]),
+    ];
+    for b in cases {
+        assert!(
+            matches!(s.commit_batch(&b), Err(StoreError::Invalid(_))),
+            "{b:?}"
+        );
+        assert_eq!(s.tree_state().unwrap(), before);
+        assert_eq!(s.entry(1).unwrap(), None);
+        assert_eq!(s.tile(key(0, 1)).unwrap(), None);
+        assert_eq!(s.tile(key(0, 2)).unwrap(), None);
+        assert_eq!(s.dedup(&dedup_hash(1)).unwrap(), None);
+    }
+}
+
+pub(super) fn tiles_grow_by_prefix_and_full_tiles_are_immutable(s: &dyn Store) {
+    let full = hashes(256, 5);
+    s.commit_batch(&batch(0, 1, vec![(key(0, 0), full[..64].to_vec())]))
+        .unwrap();
+    s.commit_batch(&batch(1, 1, vec![(key(0, 0), full[..64 * 5].to_vec())]))
+        .unwrap();
+    // Rewriting identical contents is allowed (a retried step).
+    s.commit_batch(&batch(2, 1, vec![(key(0, 0), full[..64 * 5].to_vec())]))
+        .unwrap();
+    s.commit_batch(&batch(3, 1, vec![(key(0, 0), full.clone())]))
+        .unwrap();
+    assert_eq!(s.tile(key(0, 0)).unwrap(), Some(full.clone()));
+    let mut changed = full.clone();
+    changed[8191] ^= 1;
+    assert!(matches!(
+        s.commit_batch(&batch(4, 1, vec![(key(0, 0), changed)])),
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(s.tile(key(0, 0)).unwrap(), Some(full));
+    // Levels and indexes are independent keys.
+    s.commit_batch(&batch(
+        4,
+        1,
+        vec![
+            (key(1, 0), hashes(1, 1)),
+            (key(0, 1), hashes(1, 2)),
+            (key(63, u64::MAX), hashes(1, 3)),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(s.tile(key(1, 0)).unwrap(), Some(hashes(1, 1)));
+    assert_eq!(s.tile(key(0, 1)).unwrap(), Some(hashes(1, 2)));
+    assert_eq!(s.tile(key(63, u64::MAX)).unwrap(), Some(hashes(1, 3)));
+}
+
+pub(super) fn checkpoint_moves_forward_by_cas(s: &dyn Store) {
+    let cp = |size: u64| PublishedCheckpoint {
+        size,
+        note: format!("origin\n{size}\nroot\n\n— sig\n").into_bytes(),
+    };
+    // Beyond the (empty) tree.
+    assert!(matches!(
+        s.publish_checkpoint(None, &cp(1)),
+        Err(StoreError::Invalid(_))
+    ));
+    s.publish_checkpoint(None, &cp(0)).unwrap();
+    s.commit_batch(&batch(0, 5, vec![])).unwrap();
+    // Stale expectations conflict.
+    assert_eq!(
+        s.publish_checkpoint(None, &cp(3)),
+        Err(StoreError::Conflict { current: 0 })
+    );
+    assert_eq!(
+        s.publish_checkpoint(Some(2), &cp(3)),
+        Err(StoreError::Conflict { current: 0 })
+    );
+    s.publish_checkpoint(Some(0), &cp(3)).unwrap();
+    assert_eq!(s.published_checkpoint().unwrap(), Some(cp(3)));
+    // Backwards and beyond the tree are refused.
+    assert!(matches!(
+        s.publish_checkpoint(Some(3), &cp(2)),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        s.publish_checkpoint(Some(3), &cp(6)),
+        Err(StoreError::Invalid(_))
+    ));
+    // The same size again (a heartbeat, new cosignatures) and forward are fine.
+    let mut again = cp(3);
+    again.note.extend_from_slice(b"\xe2\x80\x94 witness sig\n");
+    s.publish_checkpoint(Some(3), &again).unwrap();
+    assert_eq!(s.published_checkpoint().unwrap(), Some(again));
+    s.publish_checkpoint(Some(3), &cp(5)).unwrap();
+    assert_eq!(s.published_checkpoint().unwrap(), Some(cp(5)));
+    assert_eq!(
+        s.publish_checkpoint(Some(3), &cp(5)),
+        Err(StoreError::Conflict { current: 5 })
+    );
+}
+
+/// Runs the whole suite against fresh stores from `make`.
+macro_rules! conformance_suite {
+    ($name:ident, $make:expr) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn empty_store() {
+                let (s, _guard) = $make;
+                super::empty_store(&s);
+            }
+            #[test]
+            fn commit_and_read_back() {
+                let (s, _guard) = $make;
+                super::commit_and_read_back(&s);
+            }
+            #[test]
+            fn conflicts_write_nothing() {
+                let (s, _guard) = $make;
+                super::conflicts_write_nothing(&s);
+            }
+            #[test]
+            fn invalid_batches_write_nothing() {
+                let (s, _guard) = $make;
+                super::invalid_batches_write_nothing(&s);
+            }
+            #[test]
+            fn tiles_grow_by_prefix_and_full_tiles_are_immutable() {
+                let (s, _guard) = $make;
+                super::tiles_grow_by_prefix_and_full_tiles_are_immutable(&s);
+            }
+            #[test]
+            fn checkpoint_moves_forward_by_cas() {
+                let (s, _guard) = $make;
+                super::checkpoint_moves_forward_by_cas(&s);
+            }
+        }
+    };
+}
+
+conformance_suite!(memory, (MemoryStore::new(), ()));
+conformance_suite!(sled, {
+    let dir = tempfile::tempdir().unwrap();
+    (SledStore::open(dir.path()).unwrap(), dir)
+});
+
+#[test]
+fn memory_faults() {
+    let s = MemoryStore::new();
+    s.inject(Fault::FailBeforeCommit);
+    assert_eq!(
+        s.commit_batch(&batch(0, 2, vec![])),
+        Err(StoreError::Injected)
+    );
+    assert_eq!(s.tree_state().unwrap().size, 0);
+    assert_eq!(s.entry(0).unwrap(), None);
+    s.inject(Fault::FailAfterCommit);
+    assert_eq!(
+        s.commit_batch(&batch(0, 2, vec![])),
+        Err(StoreError::Injected)
+    );
+    assert_eq!(s.tree_state().unwrap().size, 2);
+    assert_eq!(s.entry(1).unwrap(), Some(b"entry 1".to_vec()));
+    // Faults are one-shot and queued in order.
+    s.inject(Fault::FailBeforeCommit);
+    s.inject(Fault::FailAfterCommit);
+    let cp = PublishedCheckpoint {
+        size: 2,
+        note: b"n".to_vec(),
+    };
+    assert_eq!(s.publish_checkpoint(None, &cp), Err(StoreError::Injected));
+    assert_eq!(s.published_checkpoint().unwrap(), None);
+    assert_eq!(s.publish_checkpoint(None, &cp), Err(StoreError::Injected));
+    assert_eq!(s.published_checkpoint().unwrap(), Some(cp.clone()));
+    s.commit_batch(&batch(2, 1, vec![])).unwrap();
+    s.publish_checkpoint(Some(2), &cp).unwrap();
+}
+
+#[test]
+fn sled_persists_and_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = SledStore::open(dir.path()).unwrap();
+        s.commit_batch(&batch(0, 3, vec![(key(0, 0), hashes(3, 1))]))
+            .unwrap();
+        s.publish_checkpoint(
+            None,
+            &PublishedCheckpoint {
+                size: 3,
+                note: b"note".to_vec(),
+            },
+        )
+        .unwrap();
+        // A second opener (in this process, as another process would) is
+        // refused with a clear message.
+        match SledStore::open(dir.path()) {
+            Err(StoreError::Locked(msg)) => assert!(msg.contains("in use"), "{msg}"),
+            other => panic!("second open: {other:?}"),
+        }
+        assert!(s.size_on_disk().unwrap() > 0);
+    }
+    let s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(s.tree_state().unwrap(), batch(0, 3, vec![]).new_state);
+    assert_eq!(s.entries(0, 3).unwrap().len(), 3);
+    assert_eq!(s.tile(key(0, 0)).unwrap(), Some(hashes(3, 1)));
+    assert_eq!(s.dedup(&dedup_hash(2)).unwrap(), Some(2));
+    assert_eq!(s.published_checkpoint().unwrap().unwrap().size, 3);
+}

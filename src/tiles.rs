@@ -1,1 +1,0 @@
-//! tiles: to be written.
