@@ -116,10 +116,8 @@ impl Witness {
                 }
             };
             #[cfg(test)]
-            if attempt == 0 {
-                if let Some(barrier) = &self.commit_hook {
-                    barrier.wait();
-                }
+            if let (0, Some(barrier)) = (attempt, &self.commit_hook) {
+                barrier.wait();
             }
             // The spec wants a non-zero timestamp; a clock at 0 is broken.
             let now = (self.clock)().max(1);
