@@ -110,7 +110,11 @@ impl Witness {
                 Ok(signed) => signed,
                 Err(e) => {
                     if let (true, Some(cosigned)) = (e.is_evidence(), &current) {
-                        self.keep_evidence(cosigned, &request, &e)?;
+                        // The client still gets its 422 if the evidence
+                        // cannot be stored; the failure is logged.
+                        if let Err(store_error) = self.keep_evidence(cosigned, &request, &e) {
+                            tracing::error!(error = %store_error, "could not store evidence");
+                        }
                     }
                     return Err(e.into());
                 }

@@ -300,6 +300,18 @@ fn forked_log_is_refused_and_kept_as_evidence() {
             .note()
             .to_string()
     );
+    // Evidence that cannot be stored still gets its 422 (and is logged).
+    store.fail_writes(true);
+    let mut other_fork = SimLog::new("sim.example/log", [7; 32]);
+    for i in 0..4 {
+        other_fork.append(format!("other {i}").as_bytes());
+    }
+    assert_eq!(
+        w.add_checkpoint(&other_fork.request(4).to_bytes()),
+        Err(ApiError::Protocol(WitnessError::RootMismatch { size: 4 }))
+    );
+    assert_eq!(store.evidence().unwrap().len(), 2);
+    store.fail_writes(false);
     // The honest log carries on.
     log.append(b"honest 4");
     assert!(w.add_checkpoint(&log.request(4).to_bytes()).is_ok());
