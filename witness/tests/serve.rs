@@ -6,10 +6,13 @@ use claimlog::witness_wire::parse_size_body;
 use claimlog_witness::sim::SimLog;
 use claimlog_witness::{LogSet, ServeConfig, serve};
 
-/// Twenty requests race from the same cosigned size to twenty different
-/// sizes: exactly one is cosigned, every other one gets 409 with the
-/// winner's size, and the state never goes back. Then a graceful shutdown
-/// returns Ok.
+/// Twenty concurrent requests from the same cosigned size to twenty
+/// different sizes: exactly one is cosigned, every other one gets 409 with
+/// the winner's size, and the state never goes back. Then a graceful
+/// shutdown returns Ok. (Whether two of them overlap between check and
+/// commit depends on scheduling; the deterministic race, with a barrier
+/// between check and commit, is the unit test
+/// `concurrent_requests_never_roll_back_*`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_over_http_and_graceful_shutdown() {
     let dir = tempfile::tempdir().unwrap();
