@@ -19,6 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
+use tracing::Instrument as _;
 
 use claimlog::checkpoint::Origin;
 use claimlog::witness_wire::{MAX_REQUEST_SIZE, SIZE_CONTENT_TYPE, WitnessError, format_size_body};
@@ -63,22 +64,26 @@ pub fn origin_hash(origin: &Origin) -> String {
 
 async fn add_checkpoint(State(app): State<Arc<App>>, body: Body) -> Response {
     let start = Instant::now();
-    let span = tracing::info_span!("add_checkpoint");
-    let _enter = span.enter();
     // The cap is enforced while reading, before any parsing.
-    let result = match to_bytes(body, MAX_REQUEST_SIZE).await {
-        Err(_) => Err(ApiError::BodyTooLarge),
-        Ok(bytes) => {
-            let witness = app.witness.clone();
-            // Signature checks, signing and the fsync'ed commit block.
-            match tokio::task::spawn_blocking(move || witness.add_checkpoint(&bytes)).await {
-                Ok(result) => result,
-                Err(e) => Err(ApiError::Storage(crate::store::StoreError::Backend(
-                    format!("commit task failed: {e}"),
-                ))),
+    let result = async {
+        match to_bytes(body, MAX_REQUEST_SIZE).await {
+            Err(_) => Err(ApiError::BodyTooLarge),
+            Ok(bytes) => {
+                let witness = app.witness.clone();
+                let span = tracing::Span::current();
+                // Signature checks, signing and the fsync'ed commit block.
+                let task = move || span.in_scope(|| witness.add_checkpoint(&bytes));
+                match tokio::task::spawn_blocking(task).await {
+                    Ok(result) => result,
+                    Err(e) => Err(ApiError::Storage(crate::store::StoreError::Backend(
+                        format!("commit task failed: {e}"),
+                    ))),
+                }
             }
         }
-    };
+    }
+    .instrument(tracing::info_span!("add_checkpoint"))
+    .await;
     let response = match result {
         Ok(body) => text(StatusCode::OK, "text/plain; charset=utf-8", body),
         Err(e) => e.into_response(),

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -191,6 +191,60 @@ pub struct SledStore {
     evidence_ids: sled::Tree,
     // Serialises evidence inserts so the count check and the insert agree.
     evidence_lock: Mutex<()>,
+    group: GroupCommit,
+}
+
+/// Group commit: callers whose writes are already applied wait for one
+/// `flush` (one fsync) that started after their write, so concurrent
+/// requests share fsyncs instead of queueing one each.
+#[derive(Default)]
+struct GroupCommit {
+    state: Mutex<GroupState>,
+    flushed_cv: Condvar,
+}
+
+#[derive(Default)]
+struct GroupState {
+    /// Tickets handed out (one per durable write).
+    requested: u64,
+    /// Every ticket up to this one is durable.
+    flushed: u64,
+    /// Whether a caller is flushing now.
+    flushing: bool,
+}
+
+impl GroupCommit {
+    /// Returns once a flush that started after this call's write is done.
+    /// The caller's write is applied before it takes a ticket, and a flush
+    /// covers every ticket handed out before it started, so the write is
+    /// in that flush.
+    fn durable(&self, db: &sled::Db) -> Result<(), StoreError> {
+        let lock_err = |_| StoreError::Backend("group commit lock poisoned".to_owned());
+        let mut s = self.state.lock().map_err(lock_err)?;
+        s.requested += 1;
+        let ticket = s.requested;
+        loop {
+            if s.flushed >= ticket {
+                return Ok(());
+            }
+            if !s.flushing {
+                s.flushing = true;
+                let target = s.requested;
+                drop(s);
+                let result = db.flush();
+                s = self.state.lock().map_err(lock_err)?;
+                s.flushing = false;
+                if result.is_ok() {
+                    s.flushed = s.flushed.max(target);
+                }
+                self.flushed_cv.notify_all();
+                // On failure the waiters retry the flush themselves.
+                result.map_err(backend)?;
+                continue;
+            }
+            s = self.flushed_cv.wait(s).map_err(lock_err)?;
+        }
+    }
 }
 
 impl SledStore {
@@ -203,6 +257,7 @@ impl SledStore {
             evidence_ids: db.open_tree("evidence_ids").map_err(backend)?,
             db,
             evidence_lock: Mutex::new(()),
+            group: GroupCommit::default(),
         })
     }
 
@@ -241,10 +296,9 @@ impl Store for SledStore {
             };
             return Err(StoreError::Conflict { current });
         }
-        // Durable before the caller answers 200. sled coalesces concurrent
-        // flushes into one fsync of its log.
-        self.db.flush().map_err(backend)?;
-        Ok(())
+        // Durable before the caller answers 200; concurrent commits share
+        // one fsync.
+        self.group.durable(&self.db)
     }
 
     fn add_evidence(&self, evidence: &Evidence) -> Result<EvidenceOutcome, StoreError> {
@@ -268,7 +322,7 @@ impl Store for SledStore {
         self.evidence_ids
             .insert(id, &seq.to_be_bytes())
             .map_err(backend)?;
-        self.db.flush().map_err(backend)?;
+        self.group.durable(&self.db)?;
         Ok(EvidenceOutcome::Added)
     }
 

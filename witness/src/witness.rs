@@ -110,16 +110,18 @@ impl Witness {
                 Ok(signed) => signed,
                 Err(e) => {
                     if let (true, Some(cosigned)) = (e.is_evidence(), &current) {
-                        self.keep_evidence(cosigned, &request, &e)?;
+                        // The client still gets its 422 if the evidence
+                        // cannot be stored; the failure is logged.
+                        if let Err(store_error) = self.keep_evidence(cosigned, &request, &e) {
+                            tracing::error!(error = %store_error, "could not store evidence");
+                        }
                     }
                     return Err(e.into());
                 }
             };
             #[cfg(test)]
-            if attempt == 0 {
-                if let Some(barrier) = &self.commit_hook {
-                    barrier.wait();
-                }
+            if let (0, Some(barrier)) = (attempt, &self.commit_hook) {
+                barrier.wait();
             }
             // The spec wants a non-zero timestamp; a clock at 0 is broken.
             let now = (self.clock)().max(1);

@@ -266,6 +266,6 @@ fn keygen_add_log_and_list_logs() {
     assert!(list.status.success());
     let text = String::from_utf8(list.stdout).unwrap();
     assert_eq!(text.lines().count(), 10);
-    assert!(text.contains(&format!("listed.example/log\t")));
+    assert!(text.contains("listed.example/log\t"));
     assert!(text.contains("vindex.gopherwatch.org\taf4f4f3a\tvindex.gopherwatch.org+af4f4f3a+"));
 }

@@ -48,7 +48,9 @@ fn main() -> Result<()> {
     let data_dir = std::env::temp_dir().join(format!(
         "witness-load-{}-{}",
         std::process::id(),
-        Instant::now().elapsed().as_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
     ));
     let key = CosignerKey::from_seed(KeyName::new("load.example/witness")?, [9; 32])?;
     let verifier = key.verifier();

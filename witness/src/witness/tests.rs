@@ -179,49 +179,69 @@ fn sim_witness() -> (SimLog, Arc<MemoryStore>, Arc<Witness>) {
 /// stall between check and commit, then both try to commit. Exactly one
 /// wins; the loser re-checks against the winner's state and gets 409 with
 /// that size. The state never goes back.
-#[test]
-fn concurrent_requests_never_roll_back() {
-    for _ in 0..4 {
-        let (mut log, store, w) = sim_witness();
-        for i in 0..5 {
-            log.append(format!("e{i}").as_bytes());
-        }
-        w.add_checkpoint(&log.request(0).to_bytes()).unwrap();
-        log.append(b"e5");
-        let six = log.request(5).to_bytes();
-        log.append(b"e6");
-        log.append(b"e7");
-        let eight = log.request(5).to_bytes();
+fn race_from_same_size(store: Arc<dyn Store>) {
+    let mut log = SimLog::new("sim.example/log", [7; 32]);
+    let mut logs = LogSet::new();
+    logs.add(None, &log.vkey()).unwrap();
+    let w = Witness::new(logs.clone(), witness_key(), store.clone(), Arc::new(|| NOW));
+    let size = |store: &Arc<dyn Store>| store.latest(log_origin()).unwrap().map(|c| c.state().size);
+    for i in 0..5 {
+        log.append(format!("e{i}").as_bytes());
+    }
+    w.add_checkpoint(&log.request(0).to_bytes()).unwrap();
+    log.append(b"e5");
+    let six = log.request(5).to_bytes();
+    log.append(b"e6");
+    log.append(b"e7");
+    let eight = log.request(5).to_bytes();
 
-        let mut racing = Witness::new(
-            w.logs().clone(),
-            witness_key(),
-            store.clone(),
-            Arc::new(|| NOW),
-        );
-        racing.commit_hook = Some(Arc::new(Barrier::new(2)));
-        let racing = Arc::new(racing);
-        let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| racing.add_checkpoint(&six));
-            let b = s.spawn(|| racing.add_checkpoint(&eight));
-            (a.join().unwrap(), b.join().unwrap())
-        });
-        let final_size = state(&store, log.origin()).unwrap().size;
-        match (&a, &b) {
-            (Ok(_), Err(ApiError::Protocol(WitnessError::StaleOldSize { old: 5, stored }))) => {
-                assert_eq!((*stored, final_size), (6, 6));
-            }
-            (Err(ApiError::Protocol(WitnessError::StaleOldSize { old: 5, stored })), Ok(_)) => {
-                assert_eq!((*stored, final_size), (8, 8));
-            }
-            other => panic!("expected one winner and one 409, got {other:?}"),
+    let mut racing = Witness::new(logs, witness_key(), store.clone(), Arc::new(|| NOW));
+    racing.commit_hook = Some(Arc::new(Barrier::new(2)));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| racing.add_checkpoint(&six));
+        let b = s.spawn(|| racing.add_checkpoint(&eight));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let final_size = size(&store).unwrap();
+    match (&a, &b) {
+        (Ok(_), Err(ApiError::Protocol(WitnessError::StaleOldSize { old: 5, stored }))) => {
+            assert_eq!((*stored, final_size), (6, 6));
         }
-        // The loser's retry from the winner's size moves forward only.
-        let next = log.request(final_size).to_bytes();
-        if final_size == 6 {
-            w.add_checkpoint(&next).unwrap();
+        (Err(ApiError::Protocol(WitnessError::StaleOldSize { old: 5, stored })), Ok(_)) => {
+            assert_eq!((*stored, final_size), (8, 8));
         }
-        assert_eq!(state(&store, log.origin()).unwrap().size, 8);
+        other => panic!("expected one winner and one 409, got {other:?}"),
+    }
+    assert!(
+        racing
+            .metrics()
+            .render(1)
+            .contains("witness_cas_conflicts_total 1")
+    );
+    // The loser's retry from the winner's size moves forward only.
+    if final_size == 6 {
+        w.add_checkpoint(&log.request(6).to_bytes()).unwrap();
+    }
+    assert_eq!(size(&store), Some(8));
+}
+
+fn log_origin() -> &'static Origin {
+    static ORIGIN: std::sync::OnceLock<Origin> = std::sync::OnceLock::new();
+    ORIGIN.get_or_init(|| Origin::new("sim.example/log").unwrap())
+}
+
+#[test]
+fn concurrent_requests_never_roll_back_memory() {
+    for _ in 0..4 {
+        race_from_same_size(Arc::new(MemoryStore::new()));
+    }
+}
+
+#[test]
+fn concurrent_requests_never_roll_back_sled() {
+    for _ in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        race_from_same_size(Arc::new(crate::store::SledStore::open(dir.path()).unwrap()));
     }
 }
 
@@ -300,6 +320,18 @@ fn forked_log_is_refused_and_kept_as_evidence() {
             .note()
             .to_string()
     );
+    // Evidence that cannot be stored still gets its 422 (and is logged).
+    store.fail_writes(true);
+    let mut other_fork = SimLog::new("sim.example/log", [7; 32]);
+    for i in 0..4 {
+        other_fork.append(format!("other {i}").as_bytes());
+    }
+    assert_eq!(
+        w.add_checkpoint(&other_fork.request(4).to_bytes()),
+        Err(ApiError::Protocol(WitnessError::RootMismatch { size: 4 }))
+    );
+    assert_eq!(store.evidence().unwrap().len(), 2);
+    store.fail_writes(false);
     // The honest log carries on.
     log.append(b"honest 4");
     assert!(w.add_checkpoint(&log.request(4).to_bytes()).is_ok());
