@@ -13,12 +13,15 @@
 //! - [`proof_bundle`]: C2SP tlog-proof.
 //! - [`policy`]: C2SP tlog-policy.
 //! - [`dsse`]: DSSE v1 envelopes around in-toto Statements.
+//! - [`claim`]: our privacy-claim and key-binding predicates: strict parsing,
+//!   validation, series rules and diffs.
 //!
 //! I/O edge (feature `server`): `server` (storage, sequencer, HTTP API).
 
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
+pub mod claim;
 pub mod cosignature;
 pub mod dsse;
 pub mod merkle;

@@ -3,10 +3,12 @@
 //! In scope:
 //! - hashing: leaf hash `SHA-256(0x00 || entry)`, node hash `SHA-256(0x01 || l || r)`,
 //!   empty root `SHA-256("")` (RFC 9162 §2.1.1);
-//! - verification of inclusion proofs (§2.1.3.2), consistency proofs (§2.1.4.2) and
-//!   subtree inclusion proofs (draft-ietf-plants-merkle-tree-certs, specs.md §1.7);
-//! - the Go sumdb/tlog storage model ([`storage`]): a dense "stored hash index" for every
-//!   complete subtree, a batched [`HashReader`], and proof generation with one batched read;
+//! - verification of inclusion proofs (§2.1.3.2), consistency proofs (§2.1.4.2), and
+//!   subtree inclusion and consistency proofs (draft-ietf-plants-merkle-tree-certs-03
+//!   §4.3-4.4, specs.md §1.7);
+//! - the Go sumdb/tlog storage model (specs.md §10): a dense [`stored_hash_index`] for
+//!   every complete subtree, a batched [`HashReader`], and proof generation with one
+//!   batched read;
 //! - a [`Frontier`] (compact range) for appending without rereading history.
 //!
 //! Out of scope: the witness protocol's special case "old size 0 with an empty proof is
@@ -36,7 +38,7 @@ pub use storage::{
 };
 pub use verify::{
     hash_from_bytes, is_valid_subtree, proof_from_slices, verify_consistency, verify_inclusion,
-    verify_subtree_inclusion,
+    verify_subtree_consistency, verify_subtree_inclusion,
 };
 
 /// A SHA-256 hash: a Merkle tree node, leaf or root.
@@ -130,6 +132,14 @@ pub enum ProofError {
         /// Subtree end (exclusive).
         end: u64,
     },
+    /// A subtree ends beyond the tree it is claimed to be consistent with.
+    #[error("subtree ending at {end} is not inside a tree of size {size}")]
+    SubtreeOutOfRange {
+        /// Subtree end (exclusive).
+        end: u64,
+        /// Tree size.
+        size: u64,
+    },
     /// The tree size is beyond what the stored-hash index can address ([`MAX_TREE_SIZE`]).
     #[error("tree size {size} is larger than the supported maximum")]
     TreeTooLarge {
@@ -165,11 +175,12 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
 
 /// The RFC 9162 interior node hash: `SHA-256(0x01 || left || right)`.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left.0);
-    h.update(right.0);
-    Hash(h.finalize().into())
+    // One contiguous 65-byte input and a single digest call.
+    let mut input = [0u8; 65];
+    input[0] = 1;
+    input[1..33].copy_from_slice(&left.0);
+    input[33..].copy_from_slice(&right.0);
+    Hash(Sha256::digest(input).into())
 }
 
 /// The root of the empty tree: `SHA-256("")`.

@@ -257,11 +257,12 @@ fn subtree_hash(mut lo: u64, hi: u64, hashes: &mut &[Hash]) -> Hash {
         lo += k;
     }
     // The planning functions asked for exactly these hashes, in this order, and
-    // `read_exact` checked the count, so the split cannot fail.
+    // `read_exact` checked the count, so the split cannot fail and `mine` holds
+    // `count >= 1` hashes (lo < hi on entry); the default below is never used.
     let (mine, rest) = hashes.split_at(count);
     *hashes = rest;
     let mut iter = mine.iter().rev();
-    let mut h = *iter.next().unwrap_or(&Hash::default());
+    let mut h = iter.next().copied().unwrap_or_default();
     for left in iter {
         h = node_hash(left, &h);
     }

@@ -103,6 +103,15 @@ fn subtree_validity_rule() {
         verify_subtree_inclusion(0, 1, 2, &h, &[], &h),
         Err(ProofError::IndexOutOfRange { index: 0, size: 2 })
     );
+    assert_eq!(
+        verify_subtree_consistency(4, 8, 7, &[], &h, &h),
+        Err(ProofError::SubtreeOutOfRange { end: 8, size: 7 })
+    );
+    assert_eq!(
+        verify_subtree_consistency(1, 1, 7, &[], &h, &h),
+        Err(ProofError::InvalidSubtree { start: 1, end: 1 })
+    );
+    assert_eq!(verify_subtree_consistency(0, 1, 1, &[], &h, &h), Ok(()));
 }
 
 /// Upstream (transparency-dev/merkle) compares roots as opaque byte strings, so it accepts
@@ -383,4 +392,55 @@ fn byte_helpers_reject_wrong_lengths() {
         Err(ProofError::BadHashLength { got: 33 })
     );
     assert_eq!(proof_from_slices::<Vec<u8>>(&[]), Ok(Vec::new()));
+}
+
+/// Upstream conventions we do not follow, each rejected here (see the test below):
+/// - an *empty* subtree (`start == end`) with an empty proof and the empty-tree hash is
+///   accepted upstream whatever the tree root (even a 12-byte one); MTC draft -03 §4.1
+///   defines subtrees only for `start < end`, so we reject it as `InvalidSubtree`;
+/// - two equal 12-byte roots, as for `consistency-probes.json`: `BadHashLength`.
+const SUBTREE_CONSISTENCY_DEVIATIONS: &[&str] = &[
+    "sizes-are-equal-one-and-proof-is-empty.json",
+    "subtree-is-empty-sizes-are-equal-one-subtree-root-valid-proof-is-empty.json",
+    "subtree-is-empty-sizes-are-equal-one-subtree-root-valid-tree-root-random-proof-is-empty.json",
+    "subtree-is-empty-sizes-are-equal-zero-subtree-root-valid-proof-is-empty.json",
+    "subtree-is-empty-sizes-are-equal-zero-subtree-root-valid-tree-root-random-proof-is-empty.json",
+    "subtree-is-empty-subtree-root-valid-proof-is-empty.json",
+    "subtree-is-empty-subtree-root-valid-tree-root-random-proof-is-empty.json",
+];
+
+#[test]
+fn subtree_consistency_probes() {
+    let doc = load("merkle/subtree-consistency-probes.json");
+    let vectors = doc["vectors"].as_array().unwrap();
+    assert_eq!(vectors.len(), 118);
+    let (mut pos, mut neg, mut deviations) = (0, 0, Vec::new());
+    for v in vectors {
+        let want_err = v["wantErr"].as_bool().unwrap();
+        let (start, end) = (u(&v["start"]), u(&v["end"]));
+        let got = (|| {
+            let r1 = hash_from_bytes(&b64(&v["root1"]))?;
+            let r2 = hash_from_bytes(&b64(&v["root2"]))?;
+            let proof = proof_from_slices(&b64_list(&v["proof"]))?;
+            verify_subtree_consistency(start, end, u(&v["size"]), &proof, &r1, &r2)
+        })();
+        let file = v["file"].as_str().unwrap();
+        let name = file.rsplit('/').next().unwrap();
+        if SUBTREE_CONSISTENCY_DEVIATIONS.contains(&name) {
+            assert!(!want_err, "{file}");
+            assert!(
+                matches!(
+                    got,
+                    Err(ProofError::BadHashLength { .. } | ProofError::InvalidSubtree { .. })
+                ),
+                "{file}: {got:?}"
+            );
+            deviations.push(name);
+            continue;
+        }
+        assert_eq!(got.is_err(), want_err, "{file}: {got:?}");
+        if want_err { neg += 1 } else { pos += 1 }
+    }
+    assert_eq!(deviations, SUBTREE_CONSISTENCY_DEVIATIONS);
+    assert_eq!((pos, neg), (5, 106));
 }

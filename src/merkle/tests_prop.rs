@@ -129,3 +129,43 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// MTC draft -03 §4.4 generalises both RFC 9162 proofs: for `[0, m)` the subtree
+    /// consistency proof is the consistency proof from m, and for `[i, i + 1)` it is the
+    /// inclusion proof of leaf i.
+    #[test]
+    fn subtree_consistency_generalises_rfc_proofs(
+        size in 1u64..2000, m_pick: u64, i_pick: u64, seed: u64, pick: usize,
+    ) {
+        let all = leaves(size, seed);
+        let storage = reference::stored(&all);
+        let root = reference::mth(&all);
+        let m = 1 + m_pick % size;
+        let m_root = reference::mth(&all[..m as usize]);
+        let proof = prove_consistency(m, size, &storage).unwrap();
+        prop_assert_eq!(verify_subtree_consistency(0, m, size, &proof, &m_root, &root), Ok(()));
+        if !proof.is_empty() {
+            prop_assert!(verify_subtree_consistency(0, m, size, &flip(&proof, pick), &m_root, &root).is_err());
+            prop_assert!(verify_subtree_consistency(0, m, size, &proof[1..], &m_root, &root).is_err());
+        }
+
+        let i = i_pick % size;
+        let leaf = all[i as usize];
+        let path = prove_inclusion(size, i, &storage).unwrap();
+        prop_assert_eq!(verify_subtree_consistency(i, i + 1, size, &path, &leaf, &root), Ok(()));
+        let mut longer = path.clone();
+        longer.push(root);
+        prop_assert!(verify_subtree_consistency(i, i + 1, size, &longer, &leaf, &root).is_err());
+        if !path.is_empty() {
+            prop_assert!(verify_subtree_consistency(i, i + 1, size, &flip(&path, pick), &leaf, &root).is_err());
+        }
+        // A smaller tree, with its true root, does not accept this tree's proof.
+        if i + 1 < size {
+            let smaller = reference::mth(&all[..size as usize - 1]);
+            prop_assert!(verify_subtree_consistency(i, i + 1, size - 1, &path, &leaf, &smaller).is_err());
+        }
+    }
+}

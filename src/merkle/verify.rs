@@ -1,5 +1,5 @@
-//! Proof verification: RFC 9162 §2.1.3.2 (inclusion), §2.1.4.2 (consistency) and subtree
-//! inclusion (specs.md §1.7).
+//! Proof verification: RFC 9162 §2.1.3.2 (inclusion), §2.1.4.2 (consistency), and subtree
+//! inclusion and consistency (specs.md §1.7, draft-ietf-plants-merkle-tree-certs-03 §4.3-4.4).
 //!
 //! Each verifier first checks that the proof has exactly the length the sizes imply
 //! (transparency-dev/merkle's `inner + border` count), so that a wrong length gets a precise
@@ -194,6 +194,114 @@ pub fn verify_subtree_inclusion(
         return Err(ProofError::IndexOutOfRange { index, size: end });
     }
     verify_inclusion(index - start, end - start, leaf, proof, subtree_root)
+}
+
+/// Verifies that the subtree `[start, end)` with hash `subtree_root` is contained in the tree
+/// of `size` leaves with root `root`: a subtree consistency proof as defined in
+/// draft-ietf-plants-merkle-tree-certs-03 §4.4 (used by MTC and tlog-witness
+/// `sign-subtree`).
+///
+/// The subtree must be valid ([`is_valid_subtree`], so never empty) and `end <= size`.
+/// When `[start, end)` is itself a node of the tree the proof omits its hash and starts
+/// from `subtree_root`; otherwise the first proof element is the highest node of the
+/// subtree's right edge that is also a node of the tree.
+pub fn verify_subtree_consistency(
+    start: u64,
+    end: u64,
+    size: u64,
+    proof: &[Hash],
+    subtree_root: &Hash,
+    root: &Hash,
+) -> Result<(), ProofError> {
+    // Step 1: inputs.
+    if !is_valid_subtree(start, end) {
+        return Err(ProofError::InvalidSubtree { start, end });
+    }
+    if end > size {
+        return Err(ProofError::SubtreeOutOfRange { end, size });
+    }
+    let (seeded, steps) = subtree_consistency_shape(start, end, size);
+    let expected = usize::from(!seeded) + steps.len();
+    if proof.len() != expected {
+        return Err(ProofError::WrongProofLength {
+            got: proof.len(),
+            expected,
+        });
+    }
+    // Steps 5-6: start from the subtree hash itself, or from the first proof element.
+    let (seed, rest) = if seeded {
+        (*subtree_root, proof)
+    } else {
+        // `expected >= 1` here, so the proof is not empty.
+        (proof[0], &proof[1..])
+    };
+    // Step 7: `fr` climbs the subtree until its top, `sr` climbs to the tree root.
+    let mut fr = seed;
+    let mut sr = seed;
+    for (p, step) in rest.iter().zip(&steps) {
+        match step {
+            SubtreeStep::Left { inside_subtree } => {
+                if *inside_subtree {
+                    fr = node_hash(p, &fr);
+                }
+                sr = node_hash(p, &sr);
+            }
+            SubtreeStep::Right => sr = node_hash(&sr, p),
+        }
+    }
+    // Step 8.
+    if fr != *subtree_root {
+        return Err(ProofError::OldRootMismatch);
+    }
+    if sr != *root {
+        return Err(ProofError::RootMismatch);
+    }
+    Ok(())
+}
+
+/// One proof element of a subtree consistency proof: a left sibling (also hashed into
+/// the subtree hash while still below the subtree's top) or a right sibling.
+enum SubtreeStep {
+    Left { inside_subtree: bool },
+    Right,
+}
+
+/// The shape of the §4.4 walk for a valid subtree inside `size` leaves: whether the proof
+/// starts from the subtree hash itself (it is a node of the tree), and the kind of each
+/// later proof element. Pure bit arithmetic on the paths to the subtree's first leaf
+/// (`f`), last leaf (`s`) and the tree's last leaf (`t`); at most 64 steps.
+fn subtree_consistency_shape(start: u64, end: u64, size: u64) -> (bool, Vec<SubtreeStep>) {
+    let (mut f, mut s, mut t) = (start, end - 1, size - 1);
+    // Steps 3-4: skip the levels where the subtree's right edge is also the right edge of
+    // a perfect subtree contained in it (or, when both right edges coincide, up to the
+    // subtree's top).
+    if s == t {
+        while f != s {
+            (f, s, t) = (f >> 1, s >> 1, t >> 1);
+        }
+    } else {
+        while f != s && s & 1 == 1 {
+            (f, s, t) = (f >> 1, s >> 1, t >> 1);
+        }
+    }
+    let seeded = f == s;
+    let mut steps = Vec::new();
+    while t != 0 {
+        if s & 1 == 1 || s == t {
+            steps.push(SubtreeStep::Left {
+                inside_subtree: f < s,
+            });
+            // Skip the levels where the node is the unpaired right edge. `s` is not 0
+            // here: s == t != 0, or s is odd.
+            while s & 1 == 0 {
+                (f, s, t) = (f >> 1, s >> 1, t >> 1);
+            }
+        } else {
+            steps.push(SubtreeStep::Right);
+        }
+        (f, s, t) = (f >> 1, s >> 1, t >> 1);
+    }
+    (seeded, steps)
 }
 
 /// Parses a hash given as raw bytes (e.g. decoded from a wire format), rejecting any length

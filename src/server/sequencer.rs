@@ -140,6 +140,9 @@ pub struct Sequencer {
     /// The committed tree; locked for the whole of a sequencing step, which
     /// also serializes steps.
     tree: Mutex<TileAppender>,
+    /// The committed (size, root), updated after each step, so readers never
+    /// wait for a step's flush.
+    head: Mutex<(u64, Hash)>,
 }
 
 impl Sequencer {
@@ -150,12 +153,14 @@ impl Sequencer {
         config: SequencerConfig,
     ) -> Result<Sequencer, SequencerError> {
         let tree = load_tree(&*store)?;
+        let head = (tree.size(), tree.root());
         Ok(Sequencer {
             store,
             clock,
             config,
             pool: Mutex::new(VecDeque::new()),
             tree: Mutex::new(tree),
+            head: Mutex::new(head),
         })
     }
 
@@ -191,8 +196,7 @@ impl Sequencer {
 
     /// The committed tree's size and root.
     pub fn head(&self) -> (u64, Hash) {
-        let tree = lock(&self.tree);
-        (tree.size(), tree.root())
+        *lock(&self.head)
     }
 
     /// Fails every pending submission with [`SequencerError::Stopped`].
@@ -223,7 +227,15 @@ impl Sequencer {
                 size: tree.size(),
             });
         }
-        match self.commit(&mut tree, &batch) {
+        let outcome = self.commit(&mut tree, &batch);
+        if outcome.is_err() {
+            // Resynchronize with whatever the store now holds.
+            if let Ok(reloaded) = load_tree(&*self.store) {
+                *tree = reloaded;
+            }
+        }
+        *lock(&self.head) = (tree.size(), tree.root());
+        match outcome {
             Ok((results, appended)) => {
                 let size = tree.size();
                 for (p, r) in batch.into_iter().zip(results) {
@@ -237,10 +249,6 @@ impl Sequencer {
                 })
             }
             Err(e) => {
-                // Resynchronize with whatever the store now holds.
-                if let Ok(reloaded) = load_tree(&*self.store) {
-                    *tree = reloaded;
-                }
                 for p in batch {
                     let _ = p.reply.send(Err(e.clone()));
                 }

@@ -60,7 +60,8 @@ pub fn tile_inventory(size: u64) -> Vec<LevelInventory> {
 
 /// The tiles to write when the tree grows from `old` to `new` leaves (Go's `NewTiles`):
 /// for every level whose hash count changed, each tile that became full and the new
-/// partial tile, ordered by level then index. Empty when `old >= new`.
+/// partial tile, ordered by level then index. Empty when `old >= new`. The list has about
+/// `(new - old) / 256` entries, so callers bound the growth they ask about.
 pub fn new_tiles(old: u64, new: u64) -> Vec<Tile> {
     let mut out = Vec::new();
     if old >= new {

@@ -1,0 +1,476 @@
+//! Small newtypes shared by both predicates. Each exists only if its text was well
+//! formed, so the rest of the module never re-checks syntax.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// Declares a `String` newtype whose constructor is `check`, with serde, `Display`,
+/// `AsRef<str>` and `as_str`.
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses and checks `text`.
+            pub fn parse(text: &str) -> Result<Self, String> {
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(text).map(|()| Self(text.to_owned()))
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(&s).map(|()| Self(s))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// A DNS name in lowercase LDH form (`chat.example`): 2..=127 labels of 1..=63
+    /// characters `[a-z0-9-]`, no hyphen at a label's ends, no trailing dot, at most
+    /// 253 characters. Lowercase only, so one domain has one spelling (RFC 4343).
+    Domain,
+    |s| {
+        let ok = s.len() <= 253
+            && s.split('.').count() >= 2
+            && s.split('.').all(|l| {
+                (1..=63).contains(&l.len())
+                    && l.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            });
+        if ok { Ok(()) } else { Err(format!("invalid domain {s:?}: want lowercase LDH labels like chat.example")) }
+    }
+);
+
+string_newtype!(
+    /// A stable identifier chosen by the issuer (claim ids, service ids):
+    /// `[a-z0-9]+(-[a-z0-9]+)*`, at most 64 characters.
+    Identifier,
+    |s| {
+        let ok = (1..=64).contains(&s.len())
+            && s.split('-').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        if ok { Ok(()) } else { Err(format!("invalid identifier {s:?}: want lowercase words joined by '-', at most 64 characters")) }
+    }
+);
+
+string_newtype!(
+    /// A vocabulary term, syntactically: `prefix:LocalName` (`dpv:Analyse`,
+    /// `pd:Communication`) or a lowercase keyword (`user-device`, `googlePlay` for
+    /// label schemes). Whether the term is registered is checked by validation, so
+    /// `claim lint` can report every unknown term at once.
+    Term,
+    |s| {
+        let keyword = |w: &str| {
+            w.split('-').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric()))
+                && w.as_bytes()[0].is_ascii_lowercase()
+        };
+        let ok = (1..=100).contains(&s.len())
+            && match s.split_once(':') {
+                Some((prefix, local)) => {
+                    !prefix.is_empty()
+                        && prefix.bytes().all(|c| c.is_ascii_lowercase() || c == b'-')
+                        && !local.is_empty()
+                        && local.bytes().all(|c| c.is_ascii_alphanumeric())
+                }
+                None => keyword(s),
+            };
+        if ok { Ok(()) } else { Err(format!("invalid term {s:?}: want prefix:LocalName or a lowercase keyword")) }
+    }
+);
+
+string_newtype!(
+    /// Human-readable text: 1..=8192 bytes, no control characters other than
+    /// newline, no leading or trailing whitespace.
+    Text,
+    |s| {
+        let ok = (1..=8192).contains(&s.len())
+            && s.chars().all(|c| c == '\n' || !c.is_control())
+            && s.trim() == s;
+        if ok { Ok(()) } else { Err(format!("invalid text {:?}: must be 1..=8192 bytes, trimmed, without control characters", truncate(s))) }
+    }
+);
+
+string_newtype!(
+    /// A BCP 47 language tag in its common shape: a 2-3 letter lowercase primary
+    /// language, then subtags of 1..=8 letters or digits (`en`, `zh-CN`, `sr-Latn-RS`).
+    LanguageTag,
+    |s| {
+        let mut parts = s.split('-');
+        let primary = parts.next().unwrap_or_default();
+        let ok = s.len() <= 35
+            && (2..=3).contains(&primary.len())
+            && primary.bytes().all(|c| c.is_ascii_lowercase())
+            && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric()));
+        if ok { Ok(()) } else { Err(format!("invalid language tag {s:?}")) }
+    }
+);
+
+string_newtype!(
+    /// An `https://` URL with a host, at most 2048 bytes, printable ASCII only
+    /// (internationalised names must be written in their ASCII form).
+    HttpsUrl,
+    |s| {
+        let host = s.strip_prefix("https://").map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+        let ok = s.len() <= 2048
+            && s.bytes().all(|c| c.is_ascii_graphic())
+            && host.is_some_and(|h| !h.is_empty() && !h.contains('@'));
+        if ok { Ok(()) } else { Err(format!("invalid URL {:?}: want https://host/...", truncate(s))) }
+    }
+);
+
+string_newtype!(
+    /// A contact address: a `mailto:` address or an `https://` URL, printable ASCII,
+    /// at most 2048 bytes.
+    Contact,
+    |s| {
+        let mail = s.strip_prefix("mailto:").is_some_and(|a| a.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty()));
+        let ok = s.len() <= 2048
+            && s.bytes().all(|c| c.is_ascii_graphic())
+            && (mail || HttpsUrl::parse(s).is_ok());
+        if ok { Ok(()) } else { Err(format!("invalid contact {:?}: want mailto:user@host or an https URL", truncate(s))) }
+    }
+);
+
+string_newtype!(
+    /// Free text chosen by a third party, such as an app-store id or a store label
+    /// value: 1..=200 bytes of printable characters, no surrounding whitespace.
+    Label,
+    |s| {
+        let ok = (1..=200).contains(&s.len()) && s.chars().all(|c| !c.is_control()) && s.trim() == s;
+        if ok { Ok(()) } else { Err(format!("invalid label {:?}: 1..=200 printable bytes", truncate(s))) }
+    }
+);
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// A SHA-256 digest written as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    /// SHA-256 of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(Sha256::digest(bytes).into())
+    }
+
+    /// Parses exactly 64 lowercase hex digits.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let b = text.as_bytes();
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut out = [0u8; 32];
+        if b.len() != 64 {
+            return Err(format!(
+                "invalid sha256 {:?}: want 64 lowercase hex digits",
+                truncate(text)
+            ));
+        }
+        for (i, pair) in b.chunks_exact(2).enumerate() {
+            match (nibble(pair[0]), nibble(pair[1])) {
+                (Some(h), Some(l)) => out[i] = h << 4 | l,
+                _ => {
+                    return Err(format!(
+                        "invalid sha256 {:?}: want 64 lowercase hex digits",
+                        truncate(text)
+                    ));
+                }
+            }
+        }
+        Ok(Self(out))
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256Digest({self})")
+    }
+}
+
+impl TryFrom<String> for Sha256Digest {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Sha256Digest> for String {
+    fn from(d: Sha256Digest) -> String {
+        d.to_string()
+    }
+}
+
+/// An Ed25519 public key written as strict padded base64 of its 32 bytes. Keys that
+/// do not decode to a curve point, and small-order ("weak") keys, are rejected.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PublicKey(pub [u8; 32]);
+
+impl PublicKey {
+    /// Parses strict base64 (standard alphabet, padded, canonical trailing bits).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid Ed25519 public key {:?}: want base64 of 32 bytes",
+                truncate(text)
+            )
+        };
+        let bytes = STANDARD.decode(text).map_err(|_| bad())?;
+        let raw: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
+        // The base64 engine accepts non-zero trailing bits; a key has one spelling.
+        if STANDARD.encode(raw) != text {
+            return Err(bad());
+        }
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| bad())?;
+        if key.is_weak() {
+            return Err(format!("Ed25519 public key {text:?} has small order"));
+        }
+        Ok(Self(raw))
+    }
+
+    /// The key id used by DSSE signatures and bindings: SHA-256 of the raw 32 bytes.
+    pub fn keyid(&self) -> Sha256Digest {
+        Sha256Digest::of(&self.0)
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&STANDARD.encode(self.0))
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({self})")
+    }
+}
+
+impl TryFrom<String> for PublicKey {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+
+impl From<PublicKey> for String {
+    fn from(k: PublicKey) -> String {
+        k.to_string()
+    }
+}
+
+/// A JSON object with string keys parsed into a sorted map that rejects a repeated
+/// key itself, rather than keeping the last value as serde's maps do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StrictMap<V>(pub BTreeMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for StrictMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MapVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for MapVisitor<V> {
+            type Value = StrictMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object without repeated keys")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(de::Error::custom(format!("duplicate key {key:?}")));
+                    }
+                    let value = map.next_value()?;
+                    out.insert(key, value);
+                }
+                Ok(StrictMap(out))
+            }
+        }
+        d.deserialize_map(MapVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A reference to the previous version of a series: where the log put it and the
+/// hash of its exact payload bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Supersedes {
+    /// The previous version's `sequence`.
+    pub sequence: u64,
+    /// The previous version's index in the log.
+    pub log_index: u64,
+    /// Hex SHA-256 of the previous version's exact payload bytes.
+    pub statement_sha256: Sha256Digest,
+}
+
+impl fmt::Display for Supersedes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{{sequence {}, logIndex {}, statementSha256 {}}}",
+            self.sequence, self.log_index, self.statement_sha256
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains() {
+        for ok in [
+            "chat.example",
+            "a.b.c",
+            "xn--bcher-kva.example",
+            "1.example",
+        ] {
+            assert!(Domain::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "example",
+            "Chat.example",
+            "chat.example.",
+            "-a.example",
+            "a-.example",
+            "a..b",
+            "a_b.example",
+            "",
+        ] {
+            assert!(Domain::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn identifiers_terms_and_tags() {
+        assert!(Identifier::parse("chat-content").is_ok());
+        for bad in ["Chat", "a--b", "-a", "a-", "", "a b", &"a".repeat(65)] {
+            assert!(Identifier::parse(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "dpv:Analyse",
+            "pd:Communication",
+            "ai:ModelTraining",
+            "user-device",
+            "googlePlay",
+            "eu-gdpr:A6",
+        ] {
+            assert!(Term::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "dpv:",
+            ":X",
+            "DPV:X",
+            "dpv:Ana lyse",
+            "User-device",
+            "a--b",
+            "x:y:z",
+            "",
+        ] {
+            assert!(Term::parse(bad).is_err(), "{bad}");
+        }
+        for ok in ["en", "zh-CN", "sr-Latn-RS"] {
+            assert!(LanguageTag::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["EN", "e", "en_US", "en-", "english"] {
+            assert!(LanguageTag::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_contacts_texts() {
+        assert!(HttpsUrl::parse("https://chat.example/legal/privacy.html").is_ok());
+        for bad in [
+            "http://chat.example/",
+            "https://",
+            "https:///x",
+            "https://a b",
+            "https://u@evil/",
+        ] {
+            assert!(HttpsUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Contact::parse("mailto:privacy@chat.example").is_ok());
+        assert!(Contact::parse("https://chat.example/contact").is_ok());
+        for bad in ["mailto:", "mailto:@x", "privacy@chat.example", "tel:+1"] {
+            assert!(Contact::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Text::parse("line one\nline two").is_ok());
+        for bad in ["", " padded", "tab\there", "bell\u{7}"] {
+            assert!(Text::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn digests_and_keys() {
+        let hex = "d275f2d8c0a65de7c0558f215719c3f3bd311658f725b9e5341131eb8929a36f";
+        assert_eq!(Sha256Digest::parse(hex).unwrap().to_string(), hex);
+        assert!(Sha256Digest::parse(&hex.to_uppercase()).is_err());
+        assert!(Sha256Digest::parse(&hex[1..]).is_err());
+        let key = PublicKey::parse("R13qM3GYRNne6MIHQktgueOv9BeFoKKE0Equ+y+2atc=").unwrap();
+        assert_eq!(
+            key.keyid().to_string(),
+            "b29ec60c00ab074ccca8252c4c81a5ed8defac8d68fb5fa9b4cdd5defa4b20a8"
+        );
+        for bad in [
+            "R13qM3GYRNne6MIHQktgueOv9BeFoKKE0Equ+y+2atc", // unpadded
+            "R13qM3GYRNne6MIHQktgueOv9BeFoKKE0Equ+y+2atd=", // non-canonical trailing bits
+            "R13qM3GYRNne6MIHQktgueOv9BeFoKKE0Equ-y-2atc=", // URL alphabet
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", // the identity point: small order
+            "AAAA",
+        ] {
+            assert!(PublicKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn strict_map_rejects_repeats() {
+        let ok: StrictMap<String> = serde_json::from_str(r#"{"b":"1","a":"2"}"#).unwrap();
+        assert_eq!(ok.0.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(serde_json::from_str::<StrictMap<String>>(r#"{"a":"1","a":"2"}"#).is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! The versioned vocabulary registry, `spec/vocabulary/v1.json`, embedded at compile
+//! time and parsed once.
+//!
+//! The registry is data, not code: adding a term is a change to the JSON file only.
+//! Within v1 it is append-only (terms are never removed, renamed or reordered), so a
+//! claim that validated once keeps validating.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+/// The registry's source text, as published in `spec/vocabulary/v1.json`.
+pub const VOCABULARY_V1_JSON: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/spec/vocabulary/v1.json"
+));
+
+/// A named set of terms a predicate field draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TermSet {
+    /// W3C DPV personal-data categories (`pd:`).
+    PersonalData,
+    /// W3C DPV purposes plus `ai:ModelTraining`.
+    Purposes,
+    /// W3C DPV processing operations plus `ai:ModelTraining`.
+    Processing,
+    /// W3C DPV technical measures.
+    TechnicalMeasures,
+    /// W3C DPV legal bases.
+    LegalBases,
+    /// W3C DPV recipient categories.
+    Recipients,
+    /// Storage locations (ours).
+    StorageLocations,
+    /// The storage locations that are servers under the issuer's control (ours).
+    ServerLocations,
+    /// Exception kinds and operator-access conditions (ours).
+    ExceptionKinds,
+    /// Claim scopes, narrowest first (ours).
+    Scopes,
+    /// Assurance levels, weakest first (ours).
+    AssuranceLevels,
+    /// Evidence kinds (ours).
+    EvidenceKinds,
+    /// Device retention values (ours).
+    DeviceRetention,
+    /// Events that end server retention (ours).
+    ServerRetentionEvents,
+    /// App stores (ours).
+    AppStores,
+    /// App-store privacy label schemes (ours).
+    StoreLabelSchemes,
+}
+
+impl TermSet {
+    /// Every set, in registry order.
+    pub const ALL: [TermSet; 16] = [
+        TermSet::PersonalData,
+        TermSet::Purposes,
+        TermSet::Processing,
+        TermSet::TechnicalMeasures,
+        TermSet::LegalBases,
+        TermSet::Recipients,
+        TermSet::StorageLocations,
+        TermSet::ServerLocations,
+        TermSet::ExceptionKinds,
+        TermSet::Scopes,
+        TermSet::AssuranceLevels,
+        TermSet::EvidenceKinds,
+        TermSet::DeviceRetention,
+        TermSet::ServerRetentionEvents,
+        TermSet::AppStores,
+        TermSet::StoreLabelSchemes,
+    ];
+
+    /// The set's key in the registry JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            TermSet::PersonalData => "personalData",
+            TermSet::Purposes => "purposes",
+            TermSet::Processing => "processing",
+            TermSet::TechnicalMeasures => "technicalMeasures",
+            TermSet::LegalBases => "legalBases",
+            TermSet::Recipients => "recipients",
+            TermSet::StorageLocations => "storageLocations",
+            TermSet::ServerLocations => "serverLocations",
+            TermSet::ExceptionKinds => "exceptionKinds",
+            TermSet::Scopes => "scopes",
+            TermSet::AssuranceLevels => "assuranceLevels",
+            TermSet::EvidenceKinds => "evidenceKinds",
+            TermSet::DeviceRetention => "deviceRetention",
+            TermSet::ServerRetentionEvents => "serverRetentionEvents",
+            TermSet::AppStores => "appStores",
+            TermSet::StoreLabelSchemes => "storeLabelSchemes",
+        }
+    }
+}
+
+/// One registered term.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermInfo {
+    /// The term as written in claims.
+    pub term: String,
+    /// A short human-readable label.
+    pub label: String,
+    /// Where it is defined: `dpv`, `dpv-pd` or `claimlog`.
+    pub source: String,
+}
+
+/// The parsed registry.
+#[derive(Debug)]
+pub struct Vocabulary {
+    /// The registry version, `v1`.
+    pub version: String,
+    sets: BTreeMap<TermSet, Vec<TermInfo>>,
+}
+
+impl Vocabulary {
+    /// The v1 registry, parsed on first use.
+    pub fn v1() -> &'static Vocabulary {
+        static V1: OnceLock<Vocabulary> = OnceLock::new();
+        V1.get_or_init(|| {
+            // The text is compiled in and `vocabulary_is_well_formed` parses it in
+            // every test run, so a failure here is a build defect, not bad input.
+            Vocabulary::parse(VOCABULARY_V1_JSON).expect("embedded vocabulary v1 is well formed")
+        })
+    }
+
+    /// Parses a registry document; every [`TermSet`] must be present and each term
+    /// must be unique within its set.
+    pub fn parse(text: &str) -> Result<Vocabulary, String> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Doc {
+            #[allow(dead_code)]
+            registry: String,
+            version: String,
+            #[allow(dead_code)]
+            about: String,
+            sets: BTreeMap<String, Set>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Set {
+            #[allow(dead_code)]
+            about: String,
+            #[allow(dead_code)]
+            ordered: bool,
+            terms: Vec<TermInfo>,
+        }
+        let mut doc: Doc = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut sets = BTreeMap::new();
+        for set in TermSet::ALL {
+            let terms = doc
+                .sets
+                .remove(set.key())
+                .ok_or_else(|| format!("missing set {}", set.key()))?
+                .terms;
+            let mut names: Vec<&str> = terms.iter().map(|t| t.term.as_str()).collect();
+            names.sort_unstable();
+            if names.windows(2).any(|w| w[0] == w[1]) {
+                return Err(format!("repeated term in set {}", set.key()));
+            }
+            sets.insert(set, terms);
+        }
+        if let Some(extra) = doc.sets.keys().next() {
+            return Err(format!("unknown set {extra}"));
+        }
+        Ok(Vocabulary {
+            version: doc.version,
+            sets,
+        })
+    }
+
+    /// Whether `term` is registered in `set`.
+    pub fn contains(&self, set: TermSet, term: &str) -> bool {
+        self.rank(set, term).is_some()
+    }
+
+    /// The position of `term` in `set` (the order that matters for ordered sets:
+    /// scopes narrowest first, assurance levels weakest first).
+    pub fn rank(&self, set: TermSet, term: &str) -> Option<usize> {
+        self.sets.get(&set)?.iter().position(|t| t.term == term)
+    }
+
+    /// Every term of `set`, in registry order.
+    pub fn terms(&self, set: TermSet) -> &[TermInfo] {
+        self.sets.get(&set).map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabulary_is_well_formed() {
+        let v = Vocabulary::parse(VOCABULARY_V1_JSON).unwrap();
+        assert_eq!(v.version, "v1");
+        for set in TermSet::ALL {
+            assert!(!v.terms(set).is_empty(), "{}", set.key());
+            for t in v.terms(set) {
+                assert!(
+                    super::super::types::Term::parse(&t.term).is_ok()
+                        || set == TermSet::StoreLabelSchemes,
+                    "{}",
+                    t.term
+                );
+                assert!(["dpv", "dpv-pd", "claimlog"].contains(&t.source.as_str()));
+            }
+        }
+        // Every server location is a storage location.
+        for t in v.terms(TermSet::ServerLocations) {
+            assert!(v.contains(TermSet::StorageLocations, &t.term));
+        }
+    }
+
+    #[test]
+    fn lookups() {
+        let v = Vocabulary::v1();
+        assert!(v.contains(TermSet::PersonalData, "pd:Communication"));
+        assert!(v.contains(TermSet::Processing, "ai:ModelTraining"));
+        assert!(v.contains(TermSet::Purposes, "ai:ModelTraining"));
+        assert!(!v.contains(TermSet::Purposes, "dpv:Analyse"));
+        assert!(
+            v.rank(TermSet::AssuranceLevels, "self-asserted")
+                < v.rank(TermSet::AssuranceLevels, "independently-audited")
+        );
+        assert!(
+            v.rank(TermSet::Scopes, "issuer") < v.rank(TermSet::Scopes, "issuer-and-processors")
+        );
+    }
+
+    #[test]
+    fn broken_registries_are_rejected() {
+        assert!(Vocabulary::parse("{}").is_err());
+        let missing = VOCABULARY_V1_JSON.replace("\"appStores\"", "\"appStorez\"");
+        assert!(Vocabulary::parse(&missing).is_err());
+        let repeated = VOCABULARY_V1_JSON.replace(
+            "\"term\": \"dpv:Marketing\"",
+            "\"term\": \"dpv:Advertising\"",
+        );
+        assert_eq!(
+            Vocabulary::parse(&repeated).unwrap_err(),
+            "repeated term in set purposes"
+        );
+    }
+}
