@@ -129,7 +129,10 @@ pub fn next(
         None => None,
         Some(text) => {
             let history: Value = serde_json::from_str(&text)?;
-            history["versions"].as_array().and_then(|v| v.last()).cloned()
+            history["versions"]
+                .as_array()
+                .and_then(|v| v.last())
+                .cloned()
         }
     };
     let predicate = value["predicate"]
@@ -142,7 +145,9 @@ pub fn next(
             predicate.insert("removedClaimIds".into(), json!([]));
         }
         Some(head) => {
-            let sha = head["statementSha256"].as_str().context("head without hash")?;
+            let sha = head["statementSha256"]
+                .as_str()
+                .context("head without hash")?;
             let claim = get(&format!("/v1/claims/{sha}"))?
                 .with_context(|| format!("the log does not have the head {sha}"))?;
             let claim: Value = serde_json::from_str(&claim)?;

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-use crate::dsse::KeySet;
 use crate::claim::SeriesPolicy;
+use crate::dsse::KeySet;
 use crate::server::claims::ClaimAdmission;
 use crate::server::claims::wellknown::WellKnownClient;
 use crate::server::config::{AdmissionMode, Config, ConfigError, load_or_create_key};

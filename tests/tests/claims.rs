@@ -39,7 +39,15 @@ fn binary() -> &'static Path {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
             .current_dir(repo_root())
-            .args(["build", "--quiet", "-p", "claimlog", "--bin", "claimlog", "--profile"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "claimlog",
+                "--bin",
+                "claimlog",
+                "--profile",
+            ])
             .arg(&profile)
             .arg("--target-dir")
             .arg(dir.parent().unwrap())
@@ -183,7 +191,11 @@ fn http_get(url: &str) -> String {
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{url}: {head}");
-    assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"));
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+    );
     body.to_owned()
 }
 
@@ -229,7 +241,13 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
         ok(&["keygen", "--name", key, "--out", &d(key)]);
     }
     // The vendor publishes its root key at the well-known location.
-    let doc = ok(&["well-known", "--domain", "chat.example", "--root-key", &d("root")]);
+    let doc = ok(&[
+        "well-known",
+        "--domain",
+        "chat.example",
+        "--root-key",
+        &d("root"),
+    ]);
     let log = Log::start(dir.path(), &serve_document(doc));
 
     // Enrollment.
@@ -249,12 +267,25 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
     // Publishes sequence 1, prepared by `claim next` and linted.
     let publish = |name: &str, draft: &Value, key: &str| -> Result<String, String> {
         write_json(&dir.path().join(format!("{name}.draft.json")), draft);
-        let next = ok(&["claim", "next", &d(&format!("{name}.draft.json")), "--log", &log.url]);
+        let next = ok(&[
+            "claim",
+            "next",
+            &d(&format!("{name}.draft.json")),
+            "--log",
+            &log.url,
+        ]);
         std::fs::write(d(&format!("{name}.json")), &next).unwrap();
         ok(&["claim", "lint", &d(&format!("{name}.json"))]);
         let env = ok(&["sign", "--key", &d(key), &d(&format!("{name}.json"))]);
         std::fs::write(d(&format!("{name}.env")), env).unwrap();
-        let out = cli(&["submit", "--log", &log.url, "--wait", "sequenced", &d(&format!("{name}.env"))]);
+        let out = cli(&[
+            "submit",
+            "--log",
+            &log.url,
+            "--wait",
+            "sequenced",
+            &d(&format!("{name}.env")),
+        ]);
         if out.status.success() {
             Ok(String::from_utf8(out.stdout).unwrap())
         } else {
@@ -268,7 +299,10 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
     let size = log.size();
     let err = publish("v2", &draft("data-handling-2.json", now()), "signing1").unwrap_err();
     assert!(err.contains("400"), "{err}");
-    assert!(err.contains("weakens the claims, so effectiveFrom must be at least"), "{err}");
+    assert!(
+        err.contains("weakens the claims, so effectiveFrom must be at least"),
+        "{err}"
+    );
     assert_eq!(log.size(), size);
     let later = now() + 31 * 86400;
     publish("v2", &draft("data-handling-2.json", later), "signing1").unwrap();
@@ -315,7 +349,14 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
     assert!(err.contains("403"), "{err}");
     let env = ok(&["sign", "--key", &d("root"), &d("kb2.json")]);
     std::fs::write(d("kb2.env"), env).unwrap();
-    ok(&["submit", "--log", &log.url, "--wait", "sequenced", &d("kb2.env")]);
+    ok(&[
+        "submit",
+        "--log",
+        &log.url,
+        "--wait",
+        "sequenced",
+        &d("kb2.env"),
+    ]);
     let kb2_head = log.get("/v1/vendors/chat.example")["keyBinding"].clone();
     assert_eq!(kb2_head["sequence"], 2);
     publish("v3", &draft("data-handling-3.json", now()), "signing2").unwrap();
@@ -339,10 +380,20 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
     write_json(&dir.path().join("kb3.json"), &kb3);
     let env = ok(&["sign", "--key", &d("root"), &d("kb3.json")]);
     std::fs::write(d("kb3.env"), env).unwrap();
-    ok(&["submit", "--log", &log.url, "--wait", "sequenced", &d("kb3.env")]);
+    ok(&[
+        "submit",
+        "--log",
+        &log.url,
+        "--wait",
+        "sequenced",
+        &d("kb3.env"),
+    ]);
     let size = log.size();
     let err = publish("v4", &draft("data-handling-3.json", now()), "signing1").unwrap_err();
-    assert!(err.contains("403") && err.contains("is revoked as compromised"), "{err}");
+    assert!(
+        err.contains("403") && err.contains("is revoked as compromised"),
+        "{err}"
+    );
     assert_eq!(log.size(), size);
 
     // History: keys with status, three versions with readable diffs.
@@ -355,7 +406,10 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
         history.contains("chat-content: retention.server.max PT72H -> P30D (weakened)"),
         "{history}"
     );
-    assert!(history.contains("chat-metadata: claim removed (weakened)"), "{history}");
+    assert!(
+        history.contains("chat-metadata: claim removed (weakened)"),
+        "{history}"
+    );
     assert!(
         history.contains("chat-content: retention.server.max P30D -> PT72H (strengthened)"),
         "{history}"
@@ -363,7 +417,10 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
 
     // `diff` on the files themselves gives the same lines.
     let diff = ok(&["diff", &d("v1.json"), &d("v2.json")]);
-    assert!(diff.contains("chat-content: retention.server.max PT72H -> P30D (weakened)"), "{diff}");
+    assert!(
+        diff.contains("chat-content: retention.server.max PT72H -> P30D (weakened)"),
+        "{diff}"
+    );
 
     // DSSE interop: an envelope we made verifies with securesystemslib.
     python_verifies(&d("v3.env"), &signing2_pk);
@@ -381,7 +438,10 @@ fn lint_prints_every_problem() {
     let out = cli(&["claim", "lint", path.to_str().unwrap()]);
     assert!(!out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("unknown term \"dpv:NoSuchPurpose\""), "{stdout}");
+    assert!(
+        stdout.contains("unknown term \"dpv:NoSuchPurpose\""),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("endToEndEncrypted is true but operatorAccess.technicallyPossible is true"),
         "{stdout}"
@@ -394,7 +454,10 @@ fn lint_prints_every_problem() {
 /// warning when it is not installed, unless `CI` is set (then it fails).
 fn python_verifies(envelope: &str, key: &Value) {
     let probe = Command::new("python3")
-        .args(["-c", "import securesystemslib.dsse, securesystemslib.signer"])
+        .args([
+            "-c",
+            "import securesystemslib.dsse, securesystemslib.signer",
+        ])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         assert!(
@@ -415,7 +478,13 @@ assert sys.argv[2] in verified, verified
 print("verified", env.payload_type)
 "#;
     let out = Command::new("python3")
-        .args(["-c", script, envelope, key["keyid"].as_str().unwrap(), key["publicKey"].as_str().unwrap()])
+        .args([
+            "-c",
+            script,
+            envelope,
+            key["keyid"].as_str().unwrap(),
+            key["publicKey"].as_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(

@@ -126,7 +126,9 @@ async fn vendor(
         }
     }
     let mut history = Vec::new();
-    for (key, value) in store.index_scan(&index::key_versions_prefix(&domain), None, MAX_VERSIONS)? {
+    for (key, value) in
+        store.index_scan(&index::key_versions_prefix(&domain), None, MAX_VERSIONS)?
+    {
         history.push(version_json(&**store, &index::decode(&key, &value)?)?);
     }
     let mut services = Vec::new();
@@ -165,13 +167,16 @@ async fn history(
     Path((domain, service)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let domain = parse_domain(&domain)?;
-    let service = Identifier::parse(&service)
-        .map_err(|e| ApiError::BadRequest(format!("service: {e}")))?;
+    let service =
+        Identifier::parse(&service).map_err(|e| ApiError::BadRequest(format!("service: {e}")))?;
     let store = app.reader.store().clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
         let tree_size = store.tree_state()?.size;
-        let records =
-            store.index_scan(&index::series_versions_prefix(&domain, &service), None, MAX_VERSIONS)?;
+        let records = store.index_scan(
+            &index::series_versions_prefix(&domain, &service),
+            None,
+            MAX_VERSIONS,
+        )?;
         if records.is_empty() {
             return Err(ApiError::NotFound(format!(
                 "{domain} has no series {service}"
@@ -218,10 +223,7 @@ async fn history(
 }
 
 /// `GET /v1/claims/<statementSha256>`.
-async fn claim(
-    State(app): State<Arc<App>>,
-    Path(sha): Path<String>,
-) -> Result<Response, ApiError> {
+async fn claim(State(app): State<Arc<App>>, Path(sha): Path<String>) -> Result<Response, ApiError> {
     let sha = Sha256Digest::parse(&sha).map_err(ApiError::BadRequest)?;
     let store = app.reader.store();
     let tree_size = store.tree_state()?.size;

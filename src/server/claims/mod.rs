@@ -92,9 +92,8 @@ impl ClaimAdmission {
                         domain: domain.to_string(),
                     })
                 };
-                let Some(head) =
-                    load_key_head(|k| store.index_get(k), |i| store.entry(i), domain)
-                        .map_err(internal)?
+                let Some(head) = load_key_head(|k| store.index_get(k), |i| store.entry(i), domain)
+                    .map_err(internal)?
                 else {
                     return Err(not_bound());
                 };
@@ -167,8 +166,9 @@ impl CommitCheck for ClaimCheck {
             Predicate::KeyBinding(kb) => {
                 let head = load_key_head(|k| view.index_get(k), |i| view.entry(i), &kb.domain)
                     .map_err(internal)?;
-                if let Some(e) =
-                    check_key_binding_series(head.as_ref(), kb, at, &self.policy).into_iter().next()
+                if let Some(e) = check_key_binding_series(head.as_ref(), kb, at, &self.policy)
+                    .into_iter()
+                    .next()
                 {
                     let current = head.as_ref().map(KeyBindingHead::supersedes);
                     return Err(series_rejection(e, current.map(|s| json!(s))));
@@ -211,7 +211,11 @@ impl CommitCheck for ClaimCheck {
                     .map_err(internal)?
                     .ok_or_else(|| {
                         claim_rejection(ClaimError::KeyNotBound {
-                            keyid: self.verified.first().map(|k| k.to_string()).unwrap_or_default(),
+                            keyid: self
+                                .verified
+                                .first()
+                                .map(|k| k.to_string())
+                                .unwrap_or_default(),
                             domain: domain.to_string(),
                         })
                     })?;
@@ -236,7 +240,9 @@ impl CommitCheck for ClaimCheck {
                     )));
                 }
                 let head = load_series_head(view, dh)?;
-                if let Some(e) = check_series(head.as_ref(), dh, at, &self.policy).into_iter().next()
+                if let Some(e) = check_series(head.as_ref(), dh, at, &self.policy)
+                    .into_iter()
+                    .next()
                 {
                     let current = head.as_ref().map(SeriesHead::supersedes);
                     return Err(series_rejection(e, current.map(|s| json!(s))));

@@ -136,7 +136,10 @@ impl Log {
             reader: LogReader::new(mem),
             submitters: KeySet::new(),
             open_submission: false,
-            claims: Some(Arc::new(ClaimAdmission::new(SeriesPolicy::default(), client))),
+            claims: Some(Arc::new(ClaimAdmission::new(
+                SeriesPolicy::default(),
+                client,
+            ))),
             metrics: Arc::new(Metrics::default()),
             receipt_timeout: Duration::from_millis(10),
             retry_after_secs: 1,
@@ -214,7 +217,10 @@ impl Log {
             .unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 
@@ -250,8 +256,12 @@ async fn vendor_lifecycle_over_http() {
     // Not enrolled: a claim is refused.
     log.at("2025-05-20T10:00:00Z");
     let dh1 = example("data-handling-1.json");
-    log.reject(envelope(&bytes(&dh1), &[&signing1]), 403, "is not a signing key of chat.example")
-        .await;
+    log.reject(
+        envelope(&bytes(&dh1), &[&signing1]),
+        403,
+        "is not a signing key of chat.example",
+    )
+    .await;
 
     // Enrollment with a root key the domain does not publish is refused...
     let kb1 = example("key-binding-1-enroll.json");
@@ -261,14 +271,36 @@ async fn vendor_lifecycle_over_http() {
     wrong_root["predicate"]["rootKeys"][0]["keyid"] = json!(other_id);
     wrong_root["predicate"]["rootKeys"][0]["publicKey"] = json!(base64_key(&other));
     wrong_root["subject"][0]["digest"]["sha256"] = json!(other_id);
-    log.reject(envelope(&bytes(&wrong_root), &[&other]), 403, "is not published at").await;
+    log.reject(
+        envelope(&bytes(&wrong_root), &[&other]),
+        403,
+        "is not published at",
+    )
+    .await;
     // ... as is one not signed by its root.
-    log.reject(envelope(&bytes(&kb1), &[&signing1]), 403, "must be signed by root key").await;
+    log.reject(
+        envelope(&bytes(&kb1), &[&signing1]),
+        403,
+        "must be signed by root key",
+    )
+    .await;
     // The real enrollment.
     let kb1_index = log.accept(envelope(&bytes(&kb1), &[&root1])).await;
     assert_eq!(kb1_index, 0);
-    // Enrolling again is a stale series.
-    log.reject(envelope(&bytes(&kb1), &[&root1]), 409, "sequence is 1, want 2").await;
+    // The same envelope again is answered from the dedup index; another
+    // enrollment of the domain is a stale series.
+    assert_eq!(
+        log.accept(envelope(&bytes(&kb1), &[&root1])).await,
+        kb1_index
+    );
+    let mut again = kb1.clone();
+    again["predicate"]["issuedAt"] = json!("2025-05-20T10:00:01Z");
+    log.reject(
+        envelope(&bytes(&again), &[&root1]),
+        409,
+        "sequence is 1, want 2",
+    )
+    .await;
 
     // Sequence 1 of the series.
     log.at("2025-06-01T09:00:00Z");
@@ -309,7 +341,12 @@ async fn vendor_lifecycle_over_http() {
         &json!({"sequence": 1, "logIndex": kb1_index,
                 "statementSha256": Sha256Digest::of(&bytes(&kb1)).to_string()}),
     );
-    log.reject(envelope(&bytes(&kb2), &[&root1]), 403, "must be signed by root key").await;
+    log.reject(
+        envelope(&bytes(&kb2), &[&root1]),
+        403,
+        "must be signed by root key",
+    )
+    .await;
     let kb2_index = log.accept(envelope(&bytes(&kb2), &[&root1, &root2])).await;
 
     // Sequence 3, signed with the new signing key.
@@ -330,7 +367,12 @@ async fn vendor_lifecycle_over_http() {
         &json!({"sequence": 2, "logIndex": kb2_index,
                 "statementSha256": Sha256Digest::of(&bytes(&kb2)).to_string()}),
     );
-    log.reject(envelope(&bytes(&kb3), &[&root1]), 403, "must be signed by root key").await;
+    log.reject(
+        envelope(&bytes(&kb3), &[&root1]),
+        403,
+        "must be signed by root key",
+    )
+    .await;
     log.accept(envelope(&bytes(&kb3), &[&root2])).await;
 
     // A version signed with the revoked key is refused.
@@ -382,18 +424,34 @@ async fn vendor_lifecycle_over_http() {
     assert_eq!(versions.len(), 3);
     assert_eq!(versions[0]["diff"], Value::Null);
     assert_eq!(
-        [&versions[0]["logIndex"], &versions[1]["logIndex"], &versions[2]["logIndex"]],
+        [
+            &versions[0]["logIndex"],
+            &versions[1]["logIndex"],
+            &versions[2]["logIndex"]
+        ],
         [&json!(dh1_index), &json!(dh2_index), &json!(dh3_index)]
     );
     let text2 = versions[1]["diffText"].as_str().unwrap();
-    assert!(text2.contains("chat-content: retention.server.max PT72H -> P30D (weakened)"), "{text2}");
-    assert!(text2.contains("chat-metadata: claim removed (weakened)"), "{text2}");
+    assert!(
+        text2.contains("chat-content: retention.server.max PT72H -> P30D (weakened)"),
+        "{text2}"
+    );
+    assert!(
+        text2.contains("chat-metadata: claim removed (weakened)"),
+        "{text2}"
+    );
     assert_eq!(versions[1]["diff"]["removed"], json!(["chat-metadata"]));
     let text3 = versions[2]["diffText"].as_str().unwrap();
-    assert!(text3.contains("chat-content: retention.server.max P30D -> PT72H (strengthened)"), "{text3}");
+    assert!(
+        text3.contains("chat-content: retention.server.max P30D -> PT72H (strengthened)"),
+        "{text3}"
+    );
     // Setting validUntil is the one weakening of sequence 3; it is effective
     // more than the 30-day notice after it was logged, so it was accepted.
-    assert!(text3.contains("validUntil absent -> 2027-02-15T00:00:00Z (weakened)"), "{text3}");
+    assert!(
+        text3.contains("validUntil absent -> 2027-02-15T00:00:00Z (weakened)"),
+        "{text3}"
+    );
     // Each answer verifies against the log: the leaf hash is the entry's.
     for v in versions {
         let (_, e) = log.get(&format!("/v1/entries/{}", v["logIndex"])).await;
@@ -404,8 +462,14 @@ async fn vendor_lifecycle_over_http() {
     // Not found and malformed paths.
     assert_eq!(log.get("/v1/vendors/other.example").await.0, 404);
     assert_eq!(log.get("/v1/vendors/Bad_Domain").await.0, 400);
-    assert_eq!(log.get("/v1/vendors/chat.example/nothing/history").await.0, 404);
-    assert_eq!(log.get(&format!("/v1/claims/{}", "0".repeat(64))).await.0, 404);
+    assert_eq!(
+        log.get("/v1/vendors/chat.example/nothing/history").await.0,
+        404
+    );
+    assert_eq!(
+        log.get(&format!("/v1/claims/{}", "0".repeat(64))).await.0,
+        404
+    );
     assert_eq!(log.get("/v1/claims/xyz").await.0, 400);
 }
 
@@ -427,15 +491,27 @@ async fn every_rejection_names_its_reason_and_changes_nothing() {
     let ok = bytes(&next);
 
     // Bad signature: the right keyid, a signature over something else.
-    let mut forged = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"other", &signing1).signatures()[0].clone();
+    let mut forged =
+        Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"other", &signing1).signatures()[0].clone();
     forged.keyid = keyid(&signing1);
-    log.reject(envelope_with(&ok, vec![forged]), 403, "does not verify").await;
+    log.reject(envelope_with(&ok, vec![forged]), 403, "does not verify")
+        .await;
     // Wrong key: signed by a key the domain did not bind (the root key).
-    log.reject(envelope(&ok, &[&root1]), 403, "is not a signing key of chat.example").await;
+    log.reject(
+        envelope(&ok, &[&root1]),
+        403,
+        "is not a signing key of chat.example",
+    )
+    .await;
     // Unknown term.
     let mut unknown = next.clone();
     unknown["predicate"]["claims"][0]["purposes"]["excluded"] = json!(["dpv:NoSuchPurpose"]);
-    log.reject(envelope(&bytes(&unknown), &[&signing1]), 400, "unknown term \"dpv:NoSuchPurpose\"").await;
+    log.reject(
+        envelope(&bytes(&unknown), &[&signing1]),
+        400,
+        "unknown term \"dpv:NoSuchPurpose\"",
+    )
+    .await;
     // Self-contradiction.
     let mut contradiction = next.clone();
     contradiction["predicate"]["claims"][0]["endToEndEncrypted"] = json!(true);
@@ -450,20 +526,37 @@ async fn every_rejection_names_its_reason_and_changes_nothing() {
     // Stale supersedes: 409 with the current head in the body.
     let mut stale = next.clone();
     stale["predicate"]["supersedes"]["logIndex"] = json!(dh1_index + 7);
-    let text = log.reject(envelope(&bytes(&stale), &[&signing1]), 409, "supersedes is").await;
+    let text = log
+        .reject(envelope(&bytes(&stale), &[&signing1]), 409, "supersedes is")
+        .await;
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["head"], head);
     // Duplicate key in JSON.
     let text = String::from_utf8(ok.clone()).unwrap();
     let dup = text.replacen("\"sequence\": 2", "\"sequence\": 2, \"sequence\": 2", 1);
     assert_ne!(dup, text);
-    log.reject(envelope(dup.as_bytes(), &[&signing1]), 400, "duplicate JSON key \"sequence\"").await;
+    log.reject(
+        envelope(dup.as_bytes(), &[&signing1]),
+        400,
+        "duplicate JSON key \"sequence\"",
+    )
+    .await;
     // Oversized body.
-    log.reject(vec![b' '; crate::dsse::MAX_ENVELOPE_BYTES + 1], 413, "larger than").await;
+    log.reject(
+        vec![b' '; crate::dsse::MAX_ENVELOPE_BYTES + 1],
+        413,
+        "larger than",
+    )
+    .await;
     // issuedAt too far from the log's clock.
     let mut skewed = next.clone();
     skewed["predicate"]["issuedAt"] = json!("2025-06-01T07:00:00Z");
-    log.reject(envelope(&bytes(&skewed), &[&signing1]), 400, "is more than 600 s from log time").await;
+    log.reject(
+        envelope(&bytes(&skewed), &[&signing1]),
+        400,
+        "is more than 600 s from log time",
+    )
+    .await;
     // Not a statement at all.
     log.reject(envelope(b"{}", &[&signing1]), 400, "").await;
 
@@ -495,7 +588,11 @@ async fn racing_versions_exactly_one_wins() {
     let env = Envelope::parse(&envelope(&kb1, &[&root1])).unwrap();
     let json = env.to_canonical_json();
     let rx = sequencer
-        .submit_checked(json.clone(), crate::server::entry::envelope_hash(&json), Some(Box::new(check)))
+        .submit_checked(
+            json.clone(),
+            crate::server::entry::envelope_hash(&json),
+            Some(Box::new(check)),
+        )
         .unwrap();
     sequencer.sequence_once().unwrap();
     rx.await.unwrap().unwrap();

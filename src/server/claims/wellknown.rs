@@ -162,10 +162,7 @@ impl WellKnownClient {
     /// The URL the document of `domain` is fetched from.
     pub fn url(&self, domain: &Domain) -> String {
         match self.base_urls.get(domain.as_str()) {
-            Some(base) => format!(
-                "{}/.well-known/claimlog.json",
-                base.trim_end_matches('/')
-            ),
+            Some(base) => format!("{}/.well-known/claimlog.json", base.trim_end_matches('/')),
             None => crate::claim::well_known_uri(domain),
         }
     }
@@ -199,11 +196,7 @@ impl WellKnownClient {
         // The cap applies while reading: a lying or absent Content-Length
         // cannot make the log buffer more.
         let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| fetch_err(error_chain(&e)))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| fetch_err(error_chain(&e)))? {
             if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
                 return Err(WellKnownError::TooLarge { url });
             }
