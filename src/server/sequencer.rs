@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::merkle::{Hash, leaf_hash};
 use crate::server::entry::{EntryError, LogEntry};
-use crate::server::store::{CommitBatch, Store, StoreError, TileKey, TreeState};
+use crate::server::store::{CommitBatch, IndexRecord, Store, StoreError, TileKey, TreeState};
 use crate::tiles::{TileAppender, TileError};
 
 /// The source of time, injected so tests control it.
@@ -132,7 +132,7 @@ pub trait CommitCheck: Send + 'static {
         view: &BatchView<'_>,
         index: u64,
         integrated_time: u64,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Rejection>;
+    ) -> Result<Vec<IndexRecord>, Rejection>;
 }
 
 /// The store as a [`CommitCheck`] sees it: committed data plus what the
@@ -356,7 +356,7 @@ impl Sequencer {
         let mut leaves: Vec<Hash> = Vec::new();
         let mut dedup: Vec<([u8; 32], u64)> = Vec::new();
         let mut index_overlay: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        let mut index_records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut index_records: Vec<IndexRecord> = Vec::new();
         for p in batch {
             if let Some(index) = self.store.dedup(&p.envelope_hash)? {
                 let entry = self.store.entry(index)?.ok_or_else(|| {

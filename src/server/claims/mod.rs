@@ -38,7 +38,7 @@ use crate::claim::{
 };
 use crate::dsse::Envelope;
 use crate::server::sequencer::{BatchView, CommitCheck, Rejection};
-use crate::server::store::{Store, StoreError};
+use crate::server::store::{IndexRecord, Store, StoreError};
 use index::{StatementRecord, VersionRecord};
 use wellknown::WellKnownClient;
 
@@ -156,7 +156,7 @@ impl CommitCheck for ClaimCheck {
         view: &BatchView<'_>,
         log_index: u64,
         integrated_time: u64,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Rejection> {
+    ) -> Result<Vec<IndexRecord>, Rejection> {
         let at = i64::try_from(integrated_time)
             .ok()
             .and_then(Timestamp::from_unix)

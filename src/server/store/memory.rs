@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    CommitBatch, PublishedCheckpoint, Store, StoreError, TileKey, TreeState, check_batch,
-    check_publish, check_tile_growth,
+    CommitBatch, IndexRecord, PublishedCheckpoint, Store, StoreError, TileKey, TreeState,
+    check_batch, check_publish, check_tile_growth,
 };
 
 /// A fault for the next write ([`Store::commit_batch`] or
@@ -99,7 +99,7 @@ impl Store for MemoryStore {
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<IndexRecord>, StoreError> {
         let inner = self.lock();
         let start = match after {
             Some(a) if a >= prefix => std::ops::Bound::Excluded(a.to_vec()),

@@ -27,6 +27,9 @@ mod sled_store;
 pub use memory::{Fault, MemoryStore};
 pub use sled_store::SledStore;
 
+/// A secondary index record: key and value.
+pub type IndexRecord = (Vec<u8>, Vec<u8>);
+
 /// The longest secondary index key accepted in a [`CommitBatch`].
 pub const MAX_INDEX_KEY: usize = 512;
 
@@ -105,7 +108,7 @@ pub struct CommitBatch {
     /// Secondary index records (key -> value), inserted or overwritten in the
     /// same atomic write; applied in order, so a later record for the same key
     /// wins. Keys are 1 to [`MAX_INDEX_KEY`] bytes.
-    pub index: Vec<(Vec<u8>, Vec<u8>)>,
+    pub index: Vec<IndexRecord>,
     /// The tree state after the batch; its size must be
     /// `previous_size + entries.len()`.
     pub new_state: TreeState,
@@ -165,7 +168,7 @@ pub trait Store: Send + Sync + 'static {
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    ) -> Result<Vec<IndexRecord>, StoreError>;
 
     /// Atomically and durably applies one sequencing step, if the stored tree
     /// size is still `batch.previous_size`.

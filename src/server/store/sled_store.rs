@@ -18,8 +18,8 @@ use std::sync::Mutex;
 use fs2::FileExt as _;
 
 use super::{
-    CommitBatch, PublishedCheckpoint, Store, StoreError, TileKey, TreeState, check_batch,
-    check_publish, check_tile_growth,
+    CommitBatch, IndexRecord, PublishedCheckpoint, Store, StoreError, TileKey, TreeState,
+    check_batch, check_publish, check_tile_growth,
 };
 
 const STATE_KEY: &[u8] = b"mstate";
@@ -163,7 +163,7 @@ impl Store for SledStore {
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<IndexRecord>, StoreError> {
         let full_prefix = index_key(prefix);
         // Start just after `after` (its key followed by a zero byte is the
         // next possible key), or at the prefix.
