@@ -175,14 +175,24 @@ impl WitnessError {
     /// evidence of log misbehaviour worth keeping (spec: the witness MAY keep
     /// failed requests with a valid signature). Only raised after the log
     /// signature verified. [`WitnessError::RootMismatch`] is conclusive;
-    /// [`WitnessError::InconsistentProof`] means the log signed a checkpoint
-    /// and sent a proof that does not link it to the cosigned one, which a
-    /// monitor confirms or dismisses from the log's tiles.
+    /// an [`WitnessError::InconsistentProof`] between different sizes whose
+    /// hashes (of the right number) do not reproduce the roots means the log
+    /// signed a checkpoint it cannot link to the cosigned one, which a
+    /// monitor confirms or dismisses from the log's tiles. A proof of the
+    /// wrong length, or proof lines at equal sizes with equal roots, is a
+    /// client error, not evidence.
     pub fn is_evidence(&self) -> bool {
-        matches!(
-            self,
-            WitnessError::RootMismatch { .. } | WitnessError::InconsistentProof { .. }
-        )
+        match self {
+            WitnessError::RootMismatch { .. } => true,
+            WitnessError::InconsistentProof { old, size, reason } => {
+                old != size
+                    && matches!(
+                        reason,
+                        ProofError::RootMismatch | ProofError::OldRootMismatch
+                    )
+            }
+            _ => false,
+        }
     }
 }
 

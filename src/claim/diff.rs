@@ -316,10 +316,13 @@ impl Diff {
 fn render_change(claim: Option<&str>, c: &FieldChange) -> String {
     let show = |v: &Option<String>| match v {
         None => "absent".to_owned(),
+        // Sets are bracketed and shown whole: every member matters.
+        Some(v) if v.starts_with('[') => v.clone(),
+        // Long text (statements, labels) is cut; the JSON form has it whole.
         Some(v) if v.chars().count() > 60 => {
             format!("{:?}", v.chars().take(57).collect::<String>() + "...")
         }
-        Some(v) if v.contains(' ') || v.is_empty() => format!("{v:?}"),
+        Some(v) if v.contains(char::is_whitespace) || v.is_empty() => format!("{v:?}"),
         Some(v) => v.clone(),
     };
     let prefix = claim.map(|id| format!("{id}: ")).unwrap_or_default();
@@ -492,7 +495,7 @@ fn diff_claim(a: &Claim, b: &Claim) -> Vec<FieldChange> {
                 .map(|e| {
                     let mut s = e.kind.to_string();
                     if let Some(to) = &e.applies_to {
-                        let _ = write!(s, " for {to:?}");
+                        let _ = write!(s, " for {:?}", to.as_str());
                     }
                     if let Some(uri) = &e.disclosed_in {
                         let _ = write!(s, " disclosed in {uri}");

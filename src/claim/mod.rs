@@ -367,6 +367,15 @@ pub enum ClaimError {
         /// `effectiveFrom`.
         effective_from: Timestamp,
     },
+    /// 400: `effectiveFrom` is before the head's: versions take effect in order, so a
+    /// version cannot bring forward a change its predecessor announced with notice.
+    #[error("effectiveFrom {effective_from} is before the previous version's {previous}")]
+    EffectiveBeforePrevious {
+        /// The head's `effectiveFrom`.
+        previous: Timestamp,
+        /// This version's `effectiveFrom`.
+        effective_from: Timestamp,
+    },
     /// 400: a time computation passed year 9999.
     #[error("{field}: time out of range")]
     TimeOutOfRange {
@@ -530,9 +539,9 @@ pub fn parse_statement(bytes: &[u8]) -> Result<ParsedStatement, ClaimError> {
         #[serde(rename = "_type")]
         type_: String,
         subject: Vec<Subject>,
+        // Already read by the strict pass; listed so that it is not an unknown field.
         #[serde(rename = "predicateType")]
-        #[allow(dead_code)]
-        predicate_type: String,
+        _predicate_type: serde::de::IgnoredAny,
         predicate: P,
     }
     fn typed<'a, P: Deserialize<'a>>(text: &'a str) -> Result<(Vec<Subject>, P), ClaimError> {
@@ -541,6 +550,7 @@ pub fn parse_statement(bytes: &[u8]) -> Result<ParsedStatement, ClaimError> {
         let raw: RawStatement<P> = match serde_json::from_str(text) {
             Ok(raw) => raw,
             Err(_) => {
+                // Same text, same types: the tracked parse fails too, now with a path.
                 return Err(serde_path_to_error::deserialize::<_, RawStatement<P>>(
                     &mut serde_json::Deserializer::from_str(text),
                 )

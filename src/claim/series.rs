@@ -52,7 +52,8 @@ impl SeriesHead {
 
 /// Every series problem of `next`, integrated at `integrated_at`, after the current
 /// head (`None` if the series is new): continuity (`sequence`, `supersedes`, exact
-/// `removedClaimIds`), `issuedAt` skew, and the notice rule.
+/// `removedClaimIds`), `issuedAt` skew, `effectiveFrom` not before the head's, and
+/// the notice rule.
 ///
 /// The notice rule (spec/claim.md §6.3): if the diff from the head weakens anything
 /// (a weakened or incomparable change, or a removed claim), `effectiveFrom` must be
@@ -126,6 +127,14 @@ pub fn check_series(
         });
     }
     out.extend(check_issued_at(next.issued_at, integrated_at, policy));
+    // Without this, a version announcing a weakening with notice could be followed by
+    // an identical one (no diff, so no notice) that takes effect at once.
+    if next.effective_from < prev.effective_from {
+        out.push(ClaimError::EffectiveBeforePrevious {
+            previous: prev.effective_from,
+            effective_from: next.effective_from,
+        });
+    }
     if let Some(change) = diff(prev, next).first_weakening() {
         let period = prev
             .change_notice_period

@@ -123,6 +123,12 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
             });
         }
     }
+    // One claim per data category (DESIGN §2): two claims about the same category
+    // could promise different things about the same data.
+    v.unique(
+        "claims[].dataCategory.term",
+        d.claims.iter().map(|c| c.data_category.term.as_str()),
+    );
     for (i, claim) in d.claims.iter().enumerate() {
         v.prefix = format!("claims[{i}].");
         v.claim_terms(claim);

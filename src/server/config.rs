@@ -46,7 +46,10 @@ pub struct Config {
     /// Accept envelopes without checking their signatures against the
     /// allowlist (their shape is still checked). Default false.
     pub open_submission: bool,
-    /// Milliseconds between sequencing steps. Default 200.
+    /// Milliseconds between sequencing steps when nothing wakes the
+    /// sequencer. A submission wakes it at once and steps then run back to
+    /// back while submissions are pending (group commit: each batch holds what
+    /// arrived during the previous step's flush). Default 200.
     pub batch_interval_ms: u64,
     /// Most entries per sequencing step; a full pool triggers a step at once.
     /// Default 4096.

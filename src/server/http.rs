@@ -55,7 +55,7 @@ pub struct App {
     pub receipt_timeout: Duration,
     /// Seconds to suggest in `Retry-After` when the pool is full.
     pub retry_after_secs: u64,
-    /// Wakes the sequencing loop when a full batch is waiting.
+    /// Wakes the sequencing loop when a submission is queued.
     pub wake: Arc<tokio::sync::Notify>,
 }
 
@@ -285,9 +285,9 @@ async fn submit_inner(
                 }
                 other => other?,
             };
-            if app.sequencer.batch_ready() {
-                app.wake.notify_one();
-            }
+            // Group commit: wake the sequencer now; whatever arrives while
+            // its step is flushing goes into the next step.
+            app.wake.notify_one();
             rx.await.map_err(|_| SequencerError::Stopped)??
         }
     };

@@ -159,8 +159,10 @@ async fn sequencing_loop(
             _ = wake.notified() => {}
             _ = stop.changed() => return,
         }
-        // Keep going without sleeping while full batches are waiting.
-        while sequence_step(&sequencer, &metrics).await && sequencer.batch_ready() {}
+        // Group commit: steps run back to back while anything is pending, so
+        // each batch holds what arrived during the previous step's flush and
+        // a submission waits for at most one flush before its own.
+        while sequence_step(&sequencer, &metrics).await && sequencer.pool_depth() > 0 {}
     }
 }
 

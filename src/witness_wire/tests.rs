@@ -467,10 +467,23 @@ fn decision_edge_cases() {
     ));
     // Same size, same root: re-cosignable; with proof lines attached: 422.
     assert!(check_add_checkpoint(Some(&keys), Some(&stored8), &req(8, vec![], 8, root8)).is_ok());
+    let extra = check_add_checkpoint(Some(&keys), Some(&stored8), &req(8, vec![root8], 8, root8));
+    assert!(matches!(extra, Err(WitnessError::InconsistentProof { .. })));
+    assert!(!extra.unwrap_err().is_evidence());
+    // A proof of the wrong length is a client error, not evidence; one of
+    // the right length (1 for 8 -> 12) that does not reproduce the roots
+    // is evidence.
+    let short = check_add_checkpoint(Some(&keys), Some(&stored8), &req(8, vec![], 12, root8));
     assert!(matches!(
-        check_add_checkpoint(Some(&keys), Some(&stored8), &req(8, vec![root8], 8, root8)),
-        Err(WitnessError::InconsistentProof { .. })
+        short,
+        Err(WitnessError::InconsistentProof {
+            reason: ProofError::WrongProofLength { .. },
+            ..
+        })
     ));
+    assert!(!short.unwrap_err().is_evidence());
+    let wrong = check_add_checkpoint(Some(&keys), Some(&stored8), &req(8, vec![root8], 12, root8));
+    assert!(wrong.unwrap_err().is_evidence());
     // A fork is reported as such even with junk proof lines.
     assert_eq!(
         check_add_checkpoint(

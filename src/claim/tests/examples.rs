@@ -169,6 +169,18 @@ fn data_handling_series_examples() {
             ("exceptions", Strengthened),
         ]
     );
+    let rendered = d23.render();
+    for line in [
+        "chat-content: scope issuer -> issuer-affiliates-and-processors (strengthened)\n",
+        "chat-content: processingExcluded [ai:ModelTraining, dpv:Analyse, dpv:Profiling] -> \
+         [ai:ModelTraining, dpv:Analyse, dpv:Profiling, dpv:Share] (strengthened)\n",
+        "chat-content: sharedWith absent -> [] (strengthened)\n",
+        "chat-content: exceptions absent -> [legal-compulsion for \"transient server copies\" \
+         disclosed in https://chat.example/transparency-report] (strengthened)\n",
+        "authoritativeLanguage en -> zh-CN (neutral)\n",
+    ] {
+        assert!(rendered.contains(line), "{line}\n{rendered}");
+    }
     let top: Vec<&str> = d23.changes.iter().map(|c| c.field.as_str()).collect();
     assert_eq!(
         top,
@@ -520,6 +532,110 @@ fn key_binding_series_rejections() {
             expected: 2,
             found: 5
         }
+    );
+
+    // A stale supersedes, a skewed issuedAt.
+    let mut v = next.clone();
+    let stale = Supersedes {
+        log_index: 2,
+        ..v.supersedes.unwrap()
+    };
+    v.supersedes = Some(stale);
+    v.issued_at = ts("2025-12-01T11:00:00Z");
+    assert_eq!(
+        check_key_binding_series(Some(&head), &v, at, &policy),
+        [
+            ClaimError::IssuedAtSkew {
+                issued_at: ts("2025-12-01T11:00:00Z"),
+                integrated_at: at,
+                max_skew_seconds: 600
+            },
+            ClaimError::StaleSupersedes {
+                expected: head.supersedes(),
+                found: stale
+            },
+        ]
+    );
+
+    // A head whose root has lapsed cannot authorize anything: re-enroll.
+    let mut lapsed = head.clone();
+    lapsed.binding.root_keys[0].valid_until = Some(ts("2025-11-01T00:00:00Z"));
+    let no_root = ClaimError::NoCurrentRoot {
+        domain: "chat.example".into(),
+        at,
+    };
+    assert_eq!(
+        check_key_binding_series(Some(&lapsed), &next, at, &policy),
+        std::slice::from_ref(&no_root)
+    );
+    assert_eq!(
+        required_signers(Some(&lapsed.binding), &next, at),
+        Err(no_root.clone())
+    );
+    // ... and neither can a new version that leaves no root current.
+    let mut rootless = next.clone();
+    rootless.root_keys[1].valid_from = ts("2026-01-01T00:00:00Z");
+    assert_eq!(
+        check_key_binding_series(Some(&head), &rootless, at, &policy),
+        std::slice::from_ref(&no_root)
+    );
+    assert_eq!(
+        required_signers(Some(&head.binding), &rootless, at),
+        Err(no_root)
+    );
+}
+
+/// The loophole the ordering rule closes: version 2 announces a weakening with
+/// notice; an identical version 3 (nothing to diff) must not make it effective early.
+#[test]
+fn announced_weakening_cannot_be_brought_forward() {
+    let v2_bytes = example("data-handling-2.json");
+    let head = SeriesHead {
+        log_index: 1187,
+        statement_sha256: Sha256Digest::of(&v2_bytes),
+        predicate: data_handling(&v2_bytes),
+    };
+    let at = ts("2025-10-02T00:00:00Z");
+    let mut v3 = head.predicate.clone();
+    prepare_next(&head, &mut v3);
+    v3.issued_at = at;
+    v3.effective_from = at;
+    assert!(diff(&head.predicate, &v3).is_empty());
+    assert_eq!(
+        check_series(Some(&head), &v3, at, &SeriesPolicy::default()),
+        [ClaimError::EffectiveBeforePrevious {
+            previous: ts("2025-11-05T00:00:00Z"),
+            effective_from: at
+        }]
+    );
+    // Taking effect together with version 2 (e.g. to cancel it) is fine.
+    v3.effective_from = head.predicate.effective_from;
+    assert_eq!(
+        check_series(Some(&head), &v3, at, &SeriesPolicy::default()),
+        []
+    );
+}
+
+#[test]
+fn notice_period_past_year_9999_is_rejected() {
+    let v1_bytes = example("data-handling-1.json");
+    let mut head = SeriesHead {
+        log_index: 12,
+        statement_sha256: Sha256Digest::of(&v1_bytes),
+        predicate: data_handling(&v1_bytes),
+    };
+    head.predicate.change_notice_period = Some(IsoDuration::parse("P3000000D").unwrap());
+    let next = data_handling(&example("data-handling-2.json"));
+    assert_eq!(
+        check_series(
+            Some(&head),
+            &next,
+            ts("2025-10-01T08:01:00Z"),
+            &SeriesPolicy::default()
+        ),
+        [ClaimError::TimeOutOfRange {
+            field: "integration time + changeNoticePeriod".into()
+        }]
     );
 }
 

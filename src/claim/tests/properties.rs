@@ -132,6 +132,8 @@ fn predicate() -> BoxedStrategy<DataHandling> {
             let mut d = base.clone();
             d.claims = std::iter::once(a).chain(b).chain(c).collect();
             d.change_notice_period = notice;
+            d.valid_until =
+                until.and_then(|s| Timestamp::from_unix(d.effective_from.unix() + 1 + s));
             d
         })
         .boxed()
@@ -185,5 +187,43 @@ proptest! {
         let d = diff(&a, &b);
         prop_assert_eq!(&d.removed, &vec![gone.id.to_string()]);
         prop_assert!(d.weakens());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Untrusted bytes never panic the parser or the validator: corrupt a valid
+    /// statement at random positions and read it again.
+    #[test]
+    fn corrupted_statements_never_panic(
+        edits in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let mut bytes = super::example("data-handling-3.json");
+        for (at, byte) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+        }
+        for candidate in [&bytes[..], &bytes[..cut.index(bytes.len())]] {
+            if let Ok(parsed) = parse_statement(candidate) {
+                let _ = validate(&parsed);
+            }
+        }
+    }
+
+    /// A generated predicate written as a statement parses back to itself.
+    #[test]
+    fn statements_round_trip(a in predicate()) {
+        let statement = serde_json::json!({
+            "_type": STATEMENT_TYPE_V1,
+            "subject": [{"name": "policy", "uri": "https://chat.example/p", "digest": {"sha256": "00".repeat(32)}}],
+            "predicateType": DATA_HANDLING_V1,
+            "predicate": a,
+        });
+        let bytes = serde_json::to_vec(&statement).unwrap();
+        let parsed = parse_statement(&bytes).unwrap();
+        prop_assert_eq!(parsed.predicate, Predicate::DataHandling(a));
+        prop_assert_eq!(parsed.statement_sha256, Sha256Digest::of(&bytes));
     }
 }

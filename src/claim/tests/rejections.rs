@@ -320,6 +320,15 @@ fn structural_validation_rejections() {
             }],
         ),
         (
+            with(|v| {
+                v["predicate"]["claims"][1]["dataCategory"]["term"] = json!("pd:Communication")
+            }),
+            vec![ClaimError::DuplicateEntry {
+                field: "claims[].dataCategory.term".into(),
+                value: "pd:Communication".into(),
+            }],
+        ),
+        (
             with(|v| v["predicate"]["claims"] = json!([])),
             vec![ClaimError::EmptyList {
                 field: "claims".into(),
@@ -554,6 +563,22 @@ fn key_binding_validation_rejections() {
             json!([{"keyid": "ab".repeat(32), "compromisedSince": "2025-01-01T00:00:00Z"}])),
         [ClaimError::RevocationOfUnknownKey {
             keyid: "ab".repeat(32)
+        }]
+    );
+    assert_eq!(
+        kb(&|v| {
+            let r = json!({"keyid": r1.clone(), "compromisedSince": "2025-01-01T00:00:00Z"});
+            v["predicate"]["revocations"] = json!([r.clone(), r]);
+        }),
+        [ClaimError::DuplicateEntry {
+            field: "revocations".into(),
+            value: r1.clone()
+        }]
+    );
+    assert_eq!(
+        kb(&|v| v["subject"] = json!([])),
+        [ClaimError::Subject {
+            reason: "a key binding has exactly one subject, found 0".into()
         }]
     );
     assert_eq!(

@@ -191,6 +191,8 @@ func sameAsGoSigned(text, signed string, signer note.Signer) error {
 	return nil
 }
 
+// checkInclusion checks one inclusion proof of the manifest with CheckRecord
+// and against Go's own ProveRecord.
 func checkInclusion(c InclusionCase, roots map[int64]tlog.Hash, log *memoryLog, thr tlog.HashReader, n int64) error {
 	root, ok := roots[c.Size]
 	if !ok {
@@ -232,6 +234,8 @@ func checkInclusion(c InclusionCase, roots map[int64]tlog.Hash, log *memoryLog, 
 	return nil
 }
 
+// checkConsistency checks one consistency proof of the manifest with
+// CheckTree and against Go's own ProveTree.
 func checkConsistency(c ConsistencyCase, roots map[int64]tlog.Hash, log *memoryLog) error {
 	oldRoot, ok1 := roots[c.Old]
 	newRoot, ok2 := roots[c.New]
@@ -344,12 +348,14 @@ func listTiles(dir string) ([]string, error) {
 	return out, nil
 }
 
+// sortedCopy returns a sorted copy of s.
 func sortedCopy(s []string) []string {
 	out := append([]string(nil), s...)
 	sort.Strings(out)
 	return out
 }
 
+// equalStrings reports whether a and b hold the same strings in order.
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
@@ -362,6 +368,7 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
+// equalHashes reports whether a and b hold the same hashes in order.
 func equalHashes(a, b []tlog.Hash) bool {
 	if len(a) != len(b) {
 		return false
