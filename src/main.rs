@@ -10,11 +10,12 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
-use claimlog::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
 use claimlog::note::{KeyName, KeyType, SignerKey};
 use claimlog::server::config::{Config, load_or_create_key, read_signer_key, write_secret_file};
 use claimlog::server::sequencer::check_log;
 use claimlog::server::store::{SledStore, Store};
+
+mod cli;
 
 /// The largest statement or envelope file read.
 const MAX_INPUT: u64 = 64 * 1024;
@@ -67,9 +68,10 @@ enum Command {
     },
     /// Sign an in-toto Statement (JSON) into a DSSE envelope on stdout.
     Sign {
-        /// Signer key file (from `claimlog keygen`).
-        #[arg(long)]
-        key: PathBuf,
+        /// Signer key file (from `claimlog keygen`); repeat to sign with
+        /// several keys (a root rotation needs both roots).
+        #[arg(long, required = true)]
+        key: Vec<PathBuf>,
         /// The statement file.
         statement: PathBuf,
     },
@@ -93,12 +95,81 @@ enum Command {
         #[command(subcommand)]
         what: GetWhat,
     },
+    /// Print the well-known document (spec/vendor.md) that publishes a
+    /// domain's root key, to serve at
+    /// https://<domain>/.well-known/claimlog.json.
+    WellKnown {
+        /// The vendor's domain.
+        #[arg(long)]
+        domain: String,
+        /// The root key file (from `claimlog keygen`).
+        #[arg(long)]
+        root_key: PathBuf,
+    },
+    /// Enroll a domain: build its first key binding (root key and signing
+    /// key, valid from now), sign it with the root key and submit it. The
+    /// root key must be published in the domain's well-known document.
+    Enroll {
+        /// The log's base URL.
+        #[arg(long)]
+        log: String,
+        /// The vendor's domain.
+        #[arg(long)]
+        domain: String,
+        /// The root key file.
+        #[arg(long)]
+        root_key: PathBuf,
+        /// The signing key file (signs data-handling claims).
+        #[arg(long)]
+        signing_key: PathBuf,
+    },
+    /// Work with claim statements.
+    Claim {
+        #[command(subcommand)]
+        what: ClaimWhat,
+    },
+    /// A vendor's keys and the timeline of its services' claims, with
+    /// human-readable diffs.
+    History {
+        /// The log's base URL.
+        #[arg(long)]
+        log: String,
+        /// The vendor's domain.
+        domain: String,
+        /// Only this service (default: every service).
+        service: Option<String>,
+    },
+    /// The changes from one data-handling statement file to another.
+    Diff {
+        /// The older version.
+        a: PathBuf,
+        /// The newer version.
+        b: PathBuf,
+    },
     /// Check a stopped log's data directory: re-derive the tree from the
     /// entries and compare with tiles, dedup index and checkpoint.
     Check {
         /// Data directory.
         #[arg(long, default_value = claimlog::server::config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClaimWhat {
+    /// Validate a statement offline and print every problem.
+    Lint {
+        /// The statement file (payload JSON).
+        file: PathBuf,
+    },
+    /// Print FILE with sequence, supersedes and removedClaimIds filled from
+    /// the series head in the log.
+    Next {
+        /// The draft statement file.
+        file: PathBuf,
+        /// The log's base URL.
+        #[arg(long)]
+        log: String,
     },
 }
 
@@ -164,7 +235,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             serve(cfg)
         }
         Command::Sign { key, statement } => {
-            let key = read_signer_key(&key)?;
+            let keys = key
+                .iter()
+                .map(|k| read_signer_key(k))
+                .collect::<Result<Vec<_>, _>>()?;
             let bytes = read_capped(&statement)?;
             let value: serde_json::Value =
                 serde_json::from_slice(&bytes).context("statement is not JSON")?;
@@ -174,9 +248,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // The payload is the statement with sorted keys and no whitespace
             // (serde_json's map is ordered), as in spec/examples.
             let payload = serde_json::to_vec(&value)?;
-            let env = Envelope::sign_with_note_key(PAYLOAD_TYPE_IN_TOTO, &payload, &key)
-                .context("the key is not an Ed25519 (type 0x01) signer key")?;
-            println!("{}", String::from_utf8(env.to_canonical_json())?);
+            let env = cli::claims::sign(&payload, &keys)?;
+            println!("{}", String::from_utf8(env)?);
             Ok(())
         }
         Command::Submit {
@@ -207,6 +280,81 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !text.ends_with('\n') {
                 println!();
             }
+            Ok(())
+        }
+        Command::WellKnown { domain, root_key } => {
+            println!("{}", cli::claims::well_known(&domain, &root_key)?);
+            Ok(())
+        }
+        Command::Enroll {
+            log,
+            domain,
+            root_key,
+            signing_key,
+        } => {
+            let env = cli::claims::enroll(&domain, &root_key, &signing_key)?;
+            let url = format!("{}/v1/entries?wait=sequenced", log.trim_end_matches('/'));
+            let text = http(reqwest::Method::POST, &url, Some(env))?;
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            Ok(())
+        }
+        Command::Claim {
+            what: ClaimWhat::Lint { file },
+        } => {
+            let (problems, n) = cli::claims::lint(&read_capped(&file)?);
+            for p in &problems {
+                println!("{}: {p}", file.display());
+            }
+            if n > 0 {
+                bail!("{n} problem(s)");
+            }
+            println!("{}: ok", file.display());
+            Ok(())
+        }
+        Command::Claim {
+            what: ClaimWhat::Next { file, log },
+        } => {
+            let base = log.trim_end_matches('/').to_owned();
+            let get = |path: &str| http_optional(&format!("{base}{path}"));
+            print!("{}", cli::claims::next(&read_capped(&file)?, &get)?);
+            Ok(())
+        }
+        Command::History {
+            log,
+            domain,
+            service,
+        } => {
+            let base = log.trim_end_matches('/');
+            let vendor: serde_json::Value = serde_json::from_str(
+                &http_optional(&format!("{base}/v1/vendors/{domain}"))?
+                    .with_context(|| format!("{domain} has not enrolled in {base}"))?,
+            )?;
+            let services: Vec<String> = match service {
+                Some(s) => vec![s],
+                None => vendor["services"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s["id"].as_str().map(str::to_owned))
+                    .collect(),
+            };
+            let mut series = Vec::new();
+            for s in services {
+                let text = http_optional(&format!("{base}/v1/vendors/{domain}/{s}/history"))?
+                    .with_context(|| format!("{domain} has no service {s}"))?;
+                series.push((s, serde_json::from_str(&text)?));
+            }
+            print!("{}", cli::claims::history(&vendor, &series));
+            Ok(())
+        }
+        Command::Diff { a, b } => {
+            print!(
+                "{}",
+                cli::claims::diff_files(&read_capped(&a)?, &read_capped(&b)?)?
+            );
             Ok(())
         }
         Command::Check { data_dir } => {
@@ -284,6 +432,15 @@ fn read_capped(path: &Path) -> anyhow::Result<Vec<u8>> {
         bail!("{} is larger than {MAX_INPUT} bytes", path.display());
     }
     Ok(bytes)
+}
+
+/// A GET whose 404 is an answer (`None`), not an error.
+fn http_optional(url: &str) -> anyhow::Result<Option<String>> {
+    match http(reqwest::Method::GET, url, None) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.to_string().starts_with("404:") => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// One request; the body of a 2xx response, or an error with the server's

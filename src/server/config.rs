@@ -6,6 +6,7 @@
 //! The file format is documented field by field below and in
 //! `spec/log-api.md` ("Configuration").
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,34 @@ pub struct Config {
     /// Seconds a submission waits for its receipt (publication) before the
     /// server answers 202 with the index only. Default 30.
     pub receipt_timeout_secs: u64,
+    /// What the log admits: `"allowlist"` (default: any in-toto envelope
+    /// signed by an `allow_submitters` key, or anything with
+    /// `open_submission`) or `"domain"` (only claimlog statements signed by
+    /// keys their domain bound, continuing their series; spec/claim.md §5-6).
+    pub admission: AdmissionMode,
+    /// Domain mode: the largest distance in seconds, either way, between a
+    /// statement's `issuedAt` and the log's integration time. Default 600.
+    pub claim_max_skew_secs: u64,
+    /// Domain mode: where to fetch a domain's well-known document instead of
+    /// `https://<domain>/.well-known/claimlog.json`, as domain -> base URL
+    /// (`http://` allowed), e.g. `{ "chat.example" = "http://127.0.0.1:8081" }`
+    /// fetches `http://127.0.0.1:8081/.well-known/claimlog.json`. For local
+    /// setups and tests. Default empty.
+    pub well_known_base_urls: BTreeMap<String, String>,
+    /// Domain mode: milliseconds allowed for fetching a well-known document
+    /// (connect and total). Default 5000.
+    pub well_known_timeout_ms: u64,
+}
+
+/// What the log admits (`admission` in the configuration).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdmissionMode {
+    /// Envelopes signed by an allowlisted submitter key.
+    #[default]
+    Allowlist,
+    /// claimlog statements under the domain rules.
+    Domain,
 }
 
 impl Default for Config {
@@ -82,6 +111,10 @@ impl Default for Config {
             checkpoint_interval_ms: 1000,
             heartbeat_interval_secs: 300,
             receipt_timeout_secs: 30,
+            admission: AdmissionMode::Allowlist,
+            claim_max_skew_secs: 600,
+            well_known_base_urls: BTreeMap::new(),
+            well_known_timeout_ms: 5000,
         }
     }
 }
@@ -164,6 +197,7 @@ impl Config {
             ("checkpoint_interval_ms", self.checkpoint_interval_ms),
             ("heartbeat_interval_secs", self.heartbeat_interval_secs),
             ("receipt_timeout_secs", self.receipt_timeout_secs),
+            ("well_known_timeout_ms", self.well_known_timeout_ms),
         ] {
             if value == 0 {
                 return Err(invalid(format!("{name} must be positive")));

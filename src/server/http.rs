@@ -21,11 +21,12 @@ use serde_json::json;
 use crate::checkpoint::parse_decimal;
 use crate::dsse::{DsseError, Envelope, KeySet, PAYLOAD_TYPE_IN_TOTO};
 use crate::merkle::{Hash, ProofError, leaf_hash};
+use crate::server::claims::ClaimAdmission;
 use crate::server::entry::{EntryError, LogEntry, envelope_hash};
 use crate::server::metrics::{Gauges, Metrics};
 use crate::server::publisher::Publisher;
 use crate::server::reader::LogReader;
-use crate::server::sequencer::{Sequenced, Sequencer, SequencerError};
+use crate::server::sequencer::{Rejection, Sequenced, Sequencer, SequencerError};
 use crate::server::store::{PublishedCheckpoint, StoreError};
 use crate::tiles::{TilePath, parse_tile_path};
 
@@ -45,6 +46,9 @@ pub struct App {
     pub submitters: KeySet,
     /// Accept envelopes without checking signatures.
     pub open_submission: bool,
+    /// Domain admission (`admission = "domain"`): when set, it replaces the
+    /// allowlist and `open_submission`.
+    pub claims: Option<Arc<ClaimAdmission>>,
     /// Metrics registry.
     pub metrics: Arc<Metrics>,
     /// How long a submission waits for its receipt.
@@ -81,10 +85,34 @@ pub enum ApiError {
     /// 500: an internal failure, logged; the client sees a generic line.
     #[error("internal error")]
     Internal(String),
+    /// A submission refused by domain admission, with the status it chose
+    /// (spec/claim.md §9). A 409 answers a JSON body with the reason and the
+    /// current series head; other statuses the one-line reason.
+    #[error("{0}")]
+    Rejected(Rejection),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Rejected(r) = &self {
+            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+            if status == StatusCode::INTERNAL_SERVER_ERROR {
+                return ApiError::Internal(r.reason.clone()).into_response();
+            }
+            if let Some(detail) = r
+                .detail
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            {
+                let mut body = json!({ "error": r.reason });
+                if let (Some(b), Some(d)) = (body.as_object_mut(), detail.as_object()) {
+                    b.extend(d.clone());
+                }
+                return (status, axum::Json(body)).into_response();
+            }
+            let body = format!("{}\n", r.reason.replace(['\r', '\n'], " "));
+            return (status, text_plain(), body).into_response();
+        }
         let (status, line) = match &self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
@@ -93,6 +121,7 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable { reason, .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, reason.clone())
             }
+            ApiError::Rejected(r) => (StatusCode::BAD_REQUEST, r.reason.clone()),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 (
@@ -138,6 +167,7 @@ impl From<SequencerError> for ApiError {
                 retry_after: 1,
             },
             SequencerError::Entry(EntryError::TooLarge(_)) => ApiError::TooLarge(e.to_string()),
+            SequencerError::Rejected(r) => ApiError::Rejected(r),
             _ => ApiError::Internal(e.to_string()),
         }
     }
@@ -155,6 +185,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/tile/{*path}", get(tile))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(crate::server::claims::api::routes())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(app.clone(), count_requests))
@@ -185,6 +216,7 @@ async fn submit(
             ApiError::Forbidden(_) => "bad_signature",
             ApiError::TooLarge(_) => "too_large",
             ApiError::Unavailable { .. } => "busy",
+            ApiError::Rejected(_) => "rejected",
             _ => "error",
         });
     }
@@ -214,9 +246,20 @@ async fn submit_inner(
     })?;
     let envelope = Envelope::parse(&body)?;
     envelope.require_payload_type(PAYLOAD_TYPE_IN_TOTO)?;
-    if !app.open_submission {
-        envelope.verify(&app.submitters)?;
-    }
+    let check = match &app.claims {
+        Some(claims) => Some(
+            claims
+                .admit(&**app.reader.store(), &envelope)
+                .await
+                .map_err(ApiError::Rejected)?,
+        ),
+        None => {
+            if !app.open_submission {
+                envelope.verify(&app.submitters)?;
+            }
+            None
+        }
+    };
     let canonical = envelope.to_canonical_json();
     let hash = envelope_hash(&canonical);
 
@@ -233,7 +276,7 @@ async fn submit_inner(
             }
         }
         None => {
-            let rx = match app.sequencer.submit(canonical, hash) {
+            let rx = match app.sequencer.submit_checked(canonical, hash, check) {
                 Err(SequencerError::PoolFull) => {
                     return Err(ApiError::Unavailable {
                         reason: SequencerError::PoolFull.to_string(),

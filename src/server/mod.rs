@@ -4,6 +4,7 @@
 //! `server` feature. The pure pieces it relies on (Merkle math, tiles, notes,
 //! checkpoints, DSSE) live in the crate's core modules.
 
+pub mod claims;
 pub mod config;
 pub mod entry;
 pub mod http;

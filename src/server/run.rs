@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
+use crate::claim::SeriesPolicy;
 use crate::dsse::KeySet;
-use crate::server::config::{Config, ConfigError, load_or_create_key};
+use crate::server::claims::ClaimAdmission;
+use crate::server::claims::wellknown::WellKnownClient;
+use crate::server::config::{AdmissionMode, Config, ConfigError, load_or_create_key};
 use crate::server::http::{App, router};
 use crate::server::metrics::Metrics;
 use crate::server::publisher::{NoWitnesses, PublishError, PublishOutcome, Publisher};
@@ -72,6 +75,20 @@ pub async fn serve(
         Arc::new(NoWitnesses),
         config.heartbeat_interval_secs,
     )?);
+    let claims = match config.admission {
+        AdmissionMode::Allowlist => None,
+        AdmissionMode::Domain => {
+            let client = WellKnownClient::new(
+                Duration::from_millis(config.well_known_timeout_ms),
+                config.well_known_base_urls.clone(),
+            )
+            .map_err(ConfigError::Invalid)?;
+            let policy = SeriesPolicy {
+                max_issued_at_skew_seconds: config.claim_max_skew_secs,
+            };
+            Some(Arc::new(ClaimAdmission::new(policy, client)))
+        }
+    };
     let metrics = Arc::new(Metrics::default());
     let wake = Arc::new(Notify::new());
     let app = Arc::new(App {
@@ -80,6 +97,7 @@ pub async fn serve(
         reader: LogReader::new(store.clone()),
         submitters,
         open_submission: config.open_submission,
+        claims,
         metrics: metrics.clone(),
         receipt_timeout: Duration::from_secs(config.receipt_timeout_secs),
         retry_after_secs: 1,

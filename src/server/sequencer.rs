@@ -9,7 +9,7 @@
 //! Out of scope: validating envelopes (the HTTP layer does that before
 //! [`Sequencer::submit`]), signing and publishing checkpoints (`publisher`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::merkle::{Hash, leaf_hash};
 use crate::server::entry::{EntryError, LogEntry};
-use crate::server::store::{CommitBatch, Store, StoreError, TileKey, TreeState};
+use crate::server::store::{CommitBatch, IndexRecord, Store, StoreError, TileKey, TreeState};
 use crate::tiles::{TileAppender, TileError};
 
 /// The source of time, injected so tests control it.
@@ -111,6 +111,72 @@ pub enum SequencerError {
     /// The sequencer stopped before handling the submission (HTTP 503).
     #[error("the sequencer shut down")]
     Stopped,
+    /// The submission's [`CommitCheck`] refused it at integration time; it
+    /// was not appended (the status is the rejection's).
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+}
+
+/// A check that must hold when an entry is integrated, not merely when it
+/// was submitted: run inside the commit critical section, in log order, with
+/// the integration time and a view of the store that includes the earlier
+/// entries and index records of the same batch. It either vetoes the entry or
+/// returns the secondary index records to write with it (in the same atomic
+/// batch). The claim series rules use it so that of two racing versions of a
+/// series exactly one is appended (spec/claim.md §6.1).
+pub trait CommitCheck: Send + 'static {
+    /// Checks the submission as entry `index`, integrated at
+    /// `integrated_time` (POSIX seconds).
+    fn check(
+        &self,
+        view: &BatchView<'_>,
+        index: u64,
+        integrated_time: u64,
+    ) -> Result<Vec<IndexRecord>, Rejection>;
+}
+
+/// The store as a [`CommitCheck`] sees it: committed data plus what the
+/// batch being built has added so far.
+pub struct BatchView<'a> {
+    store: &'a dyn Store,
+    previous_size: u64,
+    entries: &'a [Vec<u8>],
+    index: &'a BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl BatchView<'_> {
+    /// The secondary index record at `key`, the batch's own first.
+    pub fn index_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.index.get(key) {
+            Some(v) => Ok(Some(v.clone())),
+            None => self.store.index_get(key),
+        }
+    }
+
+    /// The entry at `index`, committed or earlier in this batch.
+    pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        match index.checked_sub(self.previous_size) {
+            Some(k) => Ok(usize::try_from(k)
+                .ok()
+                .and_then(|k| self.entries.get(k))
+                .cloned()),
+            None => self.store.entry(index),
+        }
+    }
+}
+
+/// Why a [`CommitCheck`] refused an entry: a one-line reason, the HTTP
+/// status it becomes, and optionally a JSON body detail (for 409, the
+/// current head of the series, so the client can rebase).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Rejection {
+    /// The HTTP status (a 4xx).
+    pub status: u16,
+    /// The one-line reason.
+    pub reason: String,
+    /// Extra JSON for the answer body (serialized), if any.
+    pub detail: Option<String>,
 }
 
 /// What one [`Sequencer::sequence_once`] did.
@@ -128,6 +194,7 @@ pub struct BatchReport {
 struct Pending {
     envelope_hash: [u8; 32],
     envelope_json: Vec<u8>,
+    check: Option<Box<dyn CommitCheck>>,
     reply: oneshot::Sender<Result<Sequenced, SequencerError>>,
 }
 
@@ -171,6 +238,20 @@ impl Sequencer {
         envelope_json: Vec<u8>,
         envelope_hash: [u8; 32],
     ) -> Result<oneshot::Receiver<Result<Sequenced, SequencerError>>, SequencerError> {
+        self.submit_checked(envelope_json, envelope_hash, None)
+    }
+
+    /// [`Sequencer::submit`] with a [`CommitCheck`] to run when the entry is
+    /// integrated; if it refuses, the receiver yields
+    /// [`SequencerError::Rejected`] and nothing is appended. A resubmission of
+    /// an envelope already in the log is answered from the dedup index
+    /// without running the check.
+    pub fn submit_checked(
+        &self,
+        envelope_json: Vec<u8>,
+        envelope_hash: [u8; 32],
+        check: Option<Box<dyn CommitCheck>>,
+    ) -> Result<oneshot::Receiver<Result<Sequenced, SequencerError>>, SequencerError> {
         let (tx, rx) = oneshot::channel();
         let mut pool = lock(&self.pool);
         if pool.len() >= self.config.pool_capacity {
@@ -179,6 +260,7 @@ impl Sequencer {
         pool.push_back(Pending {
             envelope_hash,
             envelope_json,
+            check,
             reply: tx,
         });
         Ok(rx)
@@ -240,7 +322,7 @@ impl Sequencer {
                 let size = tree.size();
                 for (p, r) in batch.into_iter().zip(results) {
                     // A submitter that gave up has dropped its receiver.
-                    let _ = p.reply.send(Ok(r));
+                    let _ = p.reply.send(r);
                 }
                 Ok(BatchReport {
                     taken: appended.1,
@@ -259,54 +341,80 @@ impl Sequencer {
 
     /// The critical section of a step. Returns one result per submission and
     /// (entries appended, submissions taken).
+    #[allow(clippy::type_complexity)]
     fn commit(
         &self,
         tree: &mut TileAppender,
         batch: &[Pending],
-    ) -> Result<(Vec<Sequenced>, (usize, usize)), SequencerError> {
+    ) -> Result<(Vec<Result<Sequenced, SequencerError>>, (usize, usize)), SequencerError> {
         let now = self.clock.now();
         let previous_size = tree.size();
         // 1. Dedup against the log and within the batch.
-        let mut results: Vec<Sequenced> = Vec::with_capacity(batch.len());
+        let mut results: Vec<Result<Sequenced, SequencerError>> = Vec::with_capacity(batch.len());
         let mut first_in_batch: HashMap<[u8; 32], usize> = HashMap::new();
         let mut entries: Vec<Vec<u8>> = Vec::new();
         let mut leaves: Vec<Hash> = Vec::new();
         let mut dedup: Vec<([u8; 32], u64)> = Vec::new();
+        let mut index_overlay: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut index_records: Vec<IndexRecord> = Vec::new();
         for p in batch {
             if let Some(index) = self.store.dedup(&p.envelope_hash)? {
                 let entry = self.store.entry(index)?.ok_or_else(|| {
                     StoreError::Corrupt(format!("dedup index points at missing entry {index}"))
                 })?;
-                results.push(Sequenced {
+                results.push(Ok(Sequenced {
                     index,
                     leaf_hash: leaf_hash(&entry),
                     duplicate: true,
-                });
+                }));
                 continue;
             }
             if let Some(&k) = first_in_batch.get(&p.envelope_hash) {
-                results.push(Sequenced {
+                results.push(Ok(Sequenced {
                     index: previous_size + k as u64,
                     leaf_hash: leaves[k],
                     duplicate: true,
-                });
+                }));
                 continue;
             }
-            // 2. Build the entry with the integration time.
-            let entry = LogEntry::encode(&p.envelope_json, now)?;
             let k = entries.len();
             let index = previous_size + k as u64;
+            // 2. Integration-time checks against the store as this batch has
+            //    left it so far: of two racing submissions the later one sees
+            //    the earlier one's index records and can be refused.
+            if let Some(check) = &p.check {
+                let view = BatchView {
+                    store: &*self.store,
+                    previous_size,
+                    entries: &entries,
+                    index: &index_overlay,
+                };
+                match check.check(&view, index, now) {
+                    Ok(records) => {
+                        for (key, value) in records {
+                            index_overlay.insert(key.clone(), value.clone());
+                            index_records.push((key, value));
+                        }
+                    }
+                    Err(rejection) => {
+                        results.push(Err(SequencerError::Rejected(rejection)));
+                        continue;
+                    }
+                }
+            }
+            // 3. Build the entry with the integration time.
+            let entry = LogEntry::encode(&p.envelope_json, now)?;
             first_in_batch.insert(p.envelope_hash, k);
             leaves.push(leaf_hash(&entry));
             dedup.push((p.envelope_hash, index));
             entries.push(entry);
-            results.push(Sequenced {
+            results.push(Ok(Sequenced {
                 index,
                 leaf_hash: leaves[k],
                 duplicate: false,
-            });
+            }));
         }
-        // 3. New tiles, computed on a copy so a failed commit leaves the
+        // 4. New tiles, computed on a copy so a failed commit leaves the
         //    in-memory tree untouched.
         let mut next = tree.clone();
         let tiles = next.append(&leaves)?;
@@ -326,12 +434,13 @@ impl Sequencer {
                 })
                 .collect(),
             dedup,
+            index: index_records,
             new_state: TreeState {
                 size: next.size(),
                 edge: next.to_bytes(),
             },
         };
-        // 4. One atomic, flushed write; only after it returns do the indexes
+        // 5. One atomic, flushed write (entries and index records together); only after it returns do the indexes
         //    exist.
         self.store.commit_batch(&commit)?;
         *tree = next;

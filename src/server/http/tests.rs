@@ -366,6 +366,7 @@ async fn full_pool_answers_503_with_retry_after() {
         reader: LogReader::new(mem),
         submitters: KeySet::new(),
         open_submission: true,
+        claims: None,
         metrics: Arc::new(Metrics::default()),
         receipt_timeout: Duration::from_millis(100),
         retry_after_secs: 2,

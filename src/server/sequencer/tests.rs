@@ -360,6 +360,7 @@ fn check_log_catches_inconsistencies() {
                 })
                 .collect(),
             dedup: vec![(envelope_hash(&envelope_json(99)), 3)],
+            index: Vec::new(),
             new_state: TreeState {
                 size: 4,
                 edge: tree.to_bytes(),
@@ -395,6 +396,7 @@ fn check_log_catches_a_missing_dedup_record() {
                 })
                 .collect(),
             dedup: vec![],
+            index: Vec::new(),
             new_state: TreeState {
                 size: 1,
                 edge: tree.to_bytes(),

@@ -26,6 +26,7 @@ fn batch(prev: u64, n: usize, tiles: Vec<(TileKey, Vec<u8>)>) -> CommitBatch {
         entries,
         tiles,
         dedup,
+        index: Vec::new(),
         new_state: TreeState {
             size: prev + n as u64,
             edge: format!("edge {}", prev + n as u64).into_bytes(),
@@ -219,6 +220,59 @@ pub(super) fn checkpoint_moves_forward_by_cas(s: &dyn Store) {
     );
 }
 
+pub(super) fn index_records_commit_with_the_batch(s: &dyn Store) {
+    assert_eq!(s.index_get(b"h/a").unwrap(), None);
+    assert_eq!(s.index_scan(b"h/", None, 10).unwrap(), vec![]);
+    let mut b1 = batch(0, 2, vec![]);
+    b1.index = vec![
+        (b"h/b".to_vec(), b"1".to_vec()),
+        (b"h/a".to_vec(), b"0".to_vec()),
+        (b"v/a".to_vec(), b"x".to_vec()),
+        // A later record for the same key wins.
+        (b"h/b".to_vec(), b"2".to_vec()),
+    ];
+    s.commit_batch(&b1).unwrap();
+    assert_eq!(s.index_get(b"h/a").unwrap(), Some(b"0".to_vec()));
+    assert_eq!(s.index_get(b"h/b").unwrap(), Some(b"2".to_vec()));
+    assert_eq!(s.index_get(b"h/").unwrap(), None);
+    let rec = |k: &[u8], v: &[u8]| (k.to_vec(), v.to_vec());
+    assert_eq!(
+        s.index_scan(b"h/", None, 10).unwrap(),
+        vec![rec(b"h/a", b"0"), rec(b"h/b", b"2")]
+    );
+    assert_eq!(
+        s.index_scan(b"h/", None, 1).unwrap(),
+        vec![rec(b"h/a", b"0")]
+    );
+    assert_eq!(
+        s.index_scan(b"h/", Some(b"h/a"), 10).unwrap(),
+        vec![rec(b"h/b", b"2")]
+    );
+    assert_eq!(s.index_scan(b"h/", Some(b"h/b"), 10).unwrap(), vec![]);
+    assert_eq!(s.index_scan(b"", None, 10).unwrap().len(), 3);
+    // A conflicting batch writes none of its index records.
+    let mut stale = batch(1, 1, vec![]);
+    stale.index = vec![(b"h/c".to_vec(), b"3".to_vec())];
+    assert_eq!(
+        s.commit_batch(&stale),
+        Err(StoreError::Conflict { current: 2 })
+    );
+    assert_eq!(s.index_get(b"h/c").unwrap(), None);
+    // An invalid key fails the whole batch.
+    for bad in [Vec::new(), vec![b'k'; MAX_INDEX_KEY + 1]] {
+        let mut b = batch(2, 1, vec![]);
+        b.index = vec![(b"h/d".to_vec(), b"4".to_vec()), (bad, b"v".to_vec())];
+        assert!(matches!(s.commit_batch(&b), Err(StoreError::Invalid(_))));
+        assert_eq!(s.index_get(b"h/d").unwrap(), None);
+        assert_eq!(s.tree_state().unwrap().size, 2);
+    }
+    // Overwrites in a later batch replace the value.
+    let mut b2 = batch(2, 1, vec![]);
+    b2.index = vec![(b"h/a".to_vec(), b"9".to_vec())];
+    s.commit_batch(&b2).unwrap();
+    assert_eq!(s.index_get(b"h/a").unwrap(), Some(b"9".to_vec()));
+}
+
 /// Runs the whole suite against fresh stores from `make`.
 macro_rules! conformance_suite {
     ($name:ident, $make:expr) => {
@@ -251,6 +305,11 @@ macro_rules! conformance_suite {
                 super::tiles_grow_by_prefix_and_full_tiles_are_immutable(&s);
             }
             #[test]
+            fn index_records_commit_with_the_batch() {
+                let (s, _guard) = $make;
+                super::index_records_commit_with_the_batch(&s);
+            }
+            #[test]
             fn checkpoint_moves_forward_by_cas() {
                 let (s, _guard) = $make;
                 super::checkpoint_moves_forward_by_cas(&s);
@@ -275,6 +334,11 @@ fn memory_faults() {
     );
     assert_eq!(s.tree_state().unwrap().size, 0);
     assert_eq!(s.entry(0).unwrap(), None);
+    let mut with_index = batch(0, 2, vec![]);
+    with_index.index = vec![(b"k".to_vec(), b"v".to_vec())];
+    s.inject(Fault::FailBeforeCommit);
+    assert_eq!(s.commit_batch(&with_index), Err(StoreError::Injected));
+    assert_eq!(s.index_get(b"k").unwrap(), None);
     s.inject(Fault::FailAfterCommit);
     assert_eq!(
         s.commit_batch(&batch(0, 2, vec![])),
@@ -302,8 +366,9 @@ fn sled_persists_and_locks() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = SledStore::open(dir.path()).unwrap();
-        s.commit_batch(&batch(0, 3, vec![(key(0, 0), hashes(3, 1))]))
-            .unwrap();
+        let mut b = batch(0, 3, vec![(key(0, 0), hashes(3, 1))]);
+        b.index = vec![(b"persisted".to_vec(), b"yes".to_vec())];
+        s.commit_batch(&b).unwrap();
         s.publish_checkpoint(
             None,
             &PublishedCheckpoint {
@@ -325,5 +390,6 @@ fn sled_persists_and_locks() {
     assert_eq!(s.entries(0, 3).unwrap().len(), 3);
     assert_eq!(s.tile(key(0, 0)).unwrap(), Some(hashes(3, 1)));
     assert_eq!(s.dedup(&dedup_hash(2)).unwrap(), Some(2));
+    assert_eq!(s.index_get(b"persisted").unwrap(), Some(b"yes".to_vec()));
     assert_eq!(s.published_checkpoint().unwrap().unwrap().size, 3);
 }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    CommitBatch, PublishedCheckpoint, Store, StoreError, TileKey, TreeState, check_batch,
-    check_publish, check_tile_growth,
+    CommitBatch, IndexRecord, PublishedCheckpoint, Store, StoreError, TileKey, TreeState,
+    check_batch, check_publish, check_tile_growth,
 };
 
 /// A fault for the next write ([`Store::commit_batch`] or
@@ -32,6 +32,7 @@ struct Inner {
     entries: Vec<Vec<u8>>,
     tiles: BTreeMap<TileKey, Vec<u8>>,
     dedup: HashMap<[u8; 32], u64>,
+    index: BTreeMap<Vec<u8>, Vec<u8>>,
     checkpoint: Option<PublishedCheckpoint>,
     faults: VecDeque<Fault>,
 }
@@ -89,6 +90,30 @@ impl Store for MemoryStore {
         Ok(self.lock().dedup.get(envelope_hash).copied())
     }
 
+    fn index_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().index.get(key).cloned())
+    }
+
+    fn index_scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<IndexRecord>, StoreError> {
+        let inner = self.lock();
+        let start = match after {
+            Some(a) if a >= prefix => std::ops::Bound::Excluded(a.to_vec()),
+            _ => std::ops::Bound::Included(prefix.to_vec()),
+        };
+        Ok(inner
+            .index
+            .range((start, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
     fn commit_batch(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let fault = inner.faults.pop_front();
@@ -107,6 +132,9 @@ impl Store for MemoryStore {
         }
         for (hash, index) in &batch.dedup {
             inner.dedup.insert(*hash, *index);
+        }
+        for (key, value) in &batch.index {
+            inner.index.insert(key.clone(), value.clone());
         }
         inner.state = batch.new_state.clone();
         match fault {

@@ -10,7 +10,10 @@
 //!   slicing the first `32·W` bytes (c2sp.org/tlog-tiles "Partial tiles"),
 //! - the dedup index (SHA-256 of the canonical envelope -> index),
 //! - the tree state (size + the tiler's opaque edge state),
-//! - the published checkpoint, which only moves forward, by compare-and-swap.
+//! - the published checkpoint, which only moves forward, by compare-and-swap,
+//! - secondary indexes (opaque key -> value records, e.g. the claim series
+//!   heads of `server::claims`), written in the same atomic batch as the
+//!   entries they describe so they can never disagree with the log.
 //!
 //! Two implementations: [`SledStore`] (on disk) and [`MemoryStore`] (tests,
 //! with fault injection). Both pass the same conformance suite.
@@ -23,6 +26,12 @@ mod sled_store;
 
 pub use memory::{Fault, MemoryStore};
 pub use sled_store::SledStore;
+
+/// A secondary index record: key and value.
+pub type IndexRecord = (Vec<u8>, Vec<u8>);
+
+/// The longest secondary index key accepted in a [`CommitBatch`].
+pub const MAX_INDEX_KEY: usize = 512;
 
 /// Hashes in a full tile (tile height 8).
 pub const TILE_WIDTH: usize = 256;
@@ -96,6 +105,10 @@ pub struct CommitBatch {
     pub tiles: Vec<(TileKey, Vec<u8>)>,
     /// New dedup index records: canonical envelope hash -> entry index.
     pub dedup: Vec<([u8; 32], u64)>,
+    /// Secondary index records (key -> value), inserted or overwritten in the
+    /// same atomic write; applied in order, so a later record for the same key
+    /// wins. Keys are 1 to [`MAX_INDEX_KEY`] bytes.
+    pub index: Vec<IndexRecord>,
     /// The tree state after the batch; its size must be
     /// `previous_size + entries.len()`.
     pub new_state: TreeState,
@@ -119,7 +132,7 @@ pub struct PublishedCheckpoint {
 ///   the new indexes or serve the checkpoint.
 /// - **Atomicity.** Each of those two writes is all or nothing: after a crash
 ///   a reader sees either none or all of a batch (entries, tiles, dedup
-///   records and tree state together).
+///   records, secondary index records and tree state together).
 /// - **Conflicts.** Both writes are conditional on the state the caller last
 ///   read. If it changed, nothing is written and the call returns
 ///   [`StoreError::Conflict`] with the current size. The published checkpoint
@@ -143,6 +156,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// The index of the entry with this canonical envelope hash.
     fn dedup(&self, envelope_hash: &[u8; 32]) -> Result<Option<u64>, StoreError>;
+
+    /// The secondary index record at `key`, if any.
+    fn index_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Up to `limit` secondary index records whose keys start with `prefix`
+    /// and are greater than `after` (if given), in ascending byte order of
+    /// their keys (pagination: pass the last key seen as `after`).
+    fn index_scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<IndexRecord>, StoreError>;
 
     /// Atomically and durably applies one sequencing step, if the stored tree
     /// size is still `batch.previous_size`.
@@ -187,6 +213,14 @@ fn check_batch(batch: &CommitBatch, current_size: u64) -> Result<(), StoreError>
                 key.level,
                 key.index,
                 data.len()
+            )));
+        }
+    }
+    for (key, _) in &batch.index {
+        if key.is_empty() || key.len() > MAX_INDEX_KEY {
+            return Err(StoreError::Invalid(format!(
+                "index key of {} bytes (1 to {MAX_INDEX_KEY} allowed)",
+                key.len()
             )));
         }
     }

@@ -7,6 +7,7 @@
 //! - `e` ‖ index u64 → entry bytes
 //! - `t` ‖ level u8 ‖ index u64 → tile bytes
 //! - `d` ‖ envelope hash (32) → index u64
+//! - `x` ‖ secondary index key → value
 //! - `mstate` → size u64 ‖ edge bytes
 //! - `mcheckpoint` → size u64 ‖ note bytes
 
@@ -17,8 +18,8 @@ use std::sync::Mutex;
 use fs2::FileExt as _;
 
 use super::{
-    CommitBatch, PublishedCheckpoint, Store, StoreError, TileKey, TreeState, check_batch,
-    check_publish, check_tile_growth,
+    CommitBatch, IndexRecord, PublishedCheckpoint, Store, StoreError, TileKey, TreeState,
+    check_batch, check_publish, check_tile_growth,
 };
 
 const STATE_KEY: &[u8] = b"mstate";
@@ -149,6 +150,43 @@ impl Store for SledStore {
         }
     }
 
+    fn index_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .db
+            .get(index_key(key))
+            .map_err(backend)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn index_scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<IndexRecord>, StoreError> {
+        let full_prefix = index_key(prefix);
+        // Start just after `after` (its key followed by a zero byte is the
+        // next possible key), or at the prefix.
+        let start = match after {
+            Some(a) if a >= prefix => {
+                let mut s = index_key(a);
+                s.push(0);
+                s
+            }
+            _ => full_prefix.clone(),
+        };
+        let mut out = Vec::new();
+        for item in self.db.range(start..) {
+            let (k, v) = item.map_err(backend)?;
+            if !k.starts_with(&full_prefix) || out.len() >= limit {
+                break;
+            }
+            // Every key in this range starts with the one-byte `x` tag.
+            out.push((k[1..].to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
     fn commit_batch(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let _guard = self.lock_writes();
         check_batch(batch, self.tree_state()?.size)?;
@@ -167,6 +205,9 @@ impl Store for SledStore {
         }
         for (hash, index) in &batch.dedup {
             b.insert(&dedup_key(hash)[..], &index.to_be_bytes()[..]);
+        }
+        for (key, value) in &batch.index {
+            b.insert(index_key(key), value.as_slice());
         }
         let mut state = Vec::with_capacity(8 + batch.new_state.edge.len());
         state.extend_from_slice(&batch.new_state.size.to_be_bytes());
@@ -235,6 +276,13 @@ fn tile_key(key: TileKey) -> [u8; 10] {
 fn dedup_key(hash: &[u8; 32]) -> [u8; 33] {
     let mut k = [b'd'; 33];
     k[1..].copy_from_slice(hash);
+    k
+}
+
+fn index_key(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(b'x');
+    k.extend_from_slice(key);
     k
 }
 

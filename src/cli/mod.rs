@@ -1,0 +1,3 @@
+//! Subcommands of the `claimlog` binary that have their own files.
+
+pub mod claims;
