@@ -359,7 +359,8 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
     ]);
     let kb2_head = log.get("/v1/vendors/chat.example")["keyBinding"].clone();
     assert_eq!(kb2_head["sequence"], 2);
-    publish("v3", &draft("data-handling-3.json", now()), "signing2").unwrap();
+    // Sequence 3 only strengthens; it may not take effect before sequence 2.
+    publish("v3", &draft("data-handling-3.json", later), "signing2").unwrap();
 
     // Revoke signing1 (compromised a minute ago); claims signed with it are
     // refused from then on.
@@ -389,7 +390,7 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
         &d("kb3.env"),
     ]);
     let size = log.size();
-    let err = publish("v4", &draft("data-handling-3.json", now()), "signing1").unwrap_err();
+    let err = publish("v4", &draft("data-handling-3.json", later), "signing1").unwrap_err();
     assert!(
         err.contains("403") && err.contains("is revoked as compromised"),
         "{err}"
