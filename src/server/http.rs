@@ -263,9 +263,13 @@ async fn submit_inner(
     let canonical = envelope.to_canonical_json();
     let hash = envelope_hash(&canonical);
 
-    // Already logged: answer from the dedup index without queueing.
+    // Already logged: answer from the dedup index without queueing. Only an
+    // index below the committed head is known to be durable: sled makes a
+    // batch readable before its flush returns, so a hit at or above the head
+    // may belong to a step still flushing. Those go through the sequencer,
+    // whose next step runs after that flush and answers from the dedup index.
     let sequenced = match app.reader.store().dedup(&hash)? {
-        Some(index) => {
+        Some(index) if index < app.sequencer.head().0 => {
             let entry = app.reader.store().entry(index)?.ok_or_else(|| {
                 ApiError::Internal(format!("dedup points at missing entry {index}"))
             })?;
@@ -275,7 +279,7 @@ async fn submit_inner(
                 duplicate: true,
             }
         }
-        None => {
+        _ => {
             let rx = match app.sequencer.submit_checked(canonical, hash, check) {
                 Err(SequencerError::PoolFull) => {
                     return Err(ApiError::Unavailable {
