@@ -125,10 +125,21 @@ pub async fn serve(
         stop_rx,
     ));
 
+    let app_ref = Arc::downgrade(&app);
     let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| ServeError::Http(e.to_string()));
+    // Graceful shutdown returns once every connection has been told to close,
+    // but a connection task may still be dropping its copy of the router (and
+    // with it the store) a moment later. Wait for those, bounded, so that when
+    // `serve` returns the store is closed and its lock released.
+    for _ in 0..500 {
+        if app_ref.strong_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     // In-flight requests are done; stop the loops, then sequence and
     // publish whatever is left so nothing acknowledged-to-be-queued is lost.
