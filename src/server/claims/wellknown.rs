@@ -5,7 +5,7 @@
 //! The document is untrusted input from the network: the body is capped at
 //! [`MAX_DOCUMENT_BYTES`] while it is read, parsed strictly (unknown fields,
 //! repeated keys and malformed keys are rejected) and must name the domain it
-//! was fetched for. The fetch uses HTTPS with rustls, at most
+//! was fetched for. The fetch uses HTTPS with rustls and the system's root certificates, at most
 //! [`MAX_REDIRECTS`] redirects (never to plain HTTP) and a timeout, except for
 //! domains the operator maps to a base URL (`well_known_base_urls` in the
 //! configuration), which is how local setups and tests serve the document
