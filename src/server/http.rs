@@ -21,6 +21,8 @@ use serde_json::json;
 use crate::checkpoint::parse_decimal;
 use crate::dsse::{DsseError, Envelope, KeySet, PAYLOAD_TYPE_IN_TOTO};
 use crate::merkle::{Hash, ProofError, leaf_hash};
+use crate::note::Note;
+use crate::proof_bundle::ProofBundle;
 use crate::server::claims::ClaimAdmission;
 use crate::server::entry::{EntryError, LogEntry, envelope_hash};
 use crate::server::metrics::{Gauges, Metrics};
@@ -343,18 +345,11 @@ fn tlog_proof_text(
     let proof = reader
         .inclusion_proof(index, published.size)
         .map_err(|e| ApiError::Internal(format!("inclusion proof: {e}")))?;
-    let note = std::str::from_utf8(&published.note)
-        .map_err(|_| ApiError::Internal("published checkpoint is not UTF-8".into()))?;
-    // c2sp.org/tlog-proof: header, index, proof hashes leaf-sibling first,
-    // an empty line, then the checkpoint note verbatim.
-    let mut out = format!("c2sp.org/tlog-proof@v1\nindex {index}\n");
-    for h in &proof {
-        out.push_str(&h.to_base64());
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(note);
-    Ok(out)
+    let note = Note::parse(&published.note)
+        .map_err(|e| ApiError::Internal(format!("published checkpoint: {e}")))?;
+    let bundle = ProofBundle::new(Vec::new(), index, proof, note)
+        .map_err(|e| ApiError::Internal(format!("tlog-proof: {e}")))?;
+    Ok(bundle.to_string())
 }
 
 /// `GET /v1/entries/<index>`.
