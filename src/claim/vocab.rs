@@ -23,7 +23,8 @@ pub enum TermSet {
     PersonalData,
     /// W3C DPV purposes plus `ai:ModelTraining`.
     Purposes,
-    /// W3C DPV processing operations plus `ai:ModelTraining`.
+    /// W3C DPV processing operations plus ours (`ai:ModelTraining`,
+    /// `claimlog:Tracking`, `claimlog:Scrape`).
     Processing,
     /// W3C DPV technical measures.
     TechnicalMeasures,

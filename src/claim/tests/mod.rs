@@ -1,6 +1,7 @@
 //! Cross-cutting tests: the worked example, `spec/examples`, every rejection path
 //! with its named reason, and diff properties.
 
+mod dpv_terms;
 mod examples;
 mod properties;
 mod rejections;
