@@ -25,7 +25,8 @@ use crate::server::publisher::{PublishOutcome, Publisher};
 use crate::server::sequencer::{ManualClock, Sequencer, SequencerConfig};
 use crate::server::store::{MemoryStore, Store};
 use crate::witness_wire::{
-    SIZE_CONTENT_TYPE, TreeState, WitnessError, check_add_checkpoint, format_cosignatures,
+    AddCheckpointRequest, SIZE_CONTENT_TYPE, TreeState, WitnessError, check_add_checkpoint,
+    format_cosignatures,
     format_size_body,
 };
 
