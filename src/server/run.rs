@@ -18,9 +18,7 @@ use crate::server::claims::wellknown::WellKnownClient;
 use crate::server::config::{AdmissionMode, Config, ConfigError, load_or_create_key};
 use crate::server::http::{App, router};
 use crate::server::metrics::Metrics;
-use crate::server::publisher::{
-    NoWitnesses, PublishError, PublishOutcome, Publisher, WitnessHook,
-};
+use crate::server::publisher::{NoWitnesses, PublishError, PublishOutcome, Publisher, WitnessHook};
 use crate::server::reader::LogReader;
 use crate::server::sequencer::{Sequencer, SequencerConfig, SequencerError, SystemClock};
 use crate::server::store::{SledStore, Store, StoreError};

@@ -46,7 +46,10 @@ pub fn witness_binary() -> &'static Path {
 /// The monitoring path of a log at a witness: `/<hex sha256(origin)>/checkpoint`
 /// (tlog-witness §"Monitoring", specs.md §5.4).
 pub fn monitoring_path(origin: &str) -> String {
-    format!("/{}/checkpoint", hex::encode(Sha256::digest(origin.as_bytes())))
+    format!(
+        "/{}/checkpoint",
+        hex::encode(Sha256::digest(origin.as_bytes()))
+    )
 }
 
 /// A witness: its files and, while running, its process.

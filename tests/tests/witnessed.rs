@@ -90,7 +90,9 @@ fn submit_witnessed(
     run: &str,
     i: u64,
 ) -> anyhow::Result<(u64, Vec<String>)> {
-    let r = log.post("/v1/entries", envelope_json(who, run, i, 0))?.expect(200)?;
+    let r = log
+        .post("/v1/entries", envelope_json(who, run, i, 0))?
+        .expect(200)?;
     let receipt = r.json()?;
     let index = receipt["index"].as_u64().context("receipt index")?;
     let leaf = Hash::from_base64(receipt["leafHash"].as_str().context("leafHash")?)
@@ -126,7 +128,9 @@ fn keygen(dir: &Path) -> anyhow::Result<(std::path::PathBuf, String)> {
 }
 
 fn toml_path(p: &Path) -> anyhow::Result<String> {
-    Ok(serde_json::to_string(p.to_str().context("path is not UTF-8")?)?)
+    Ok(serde_json::to_string(
+        p.to_str().context("path is not UTF-8")?,
+    )?)
 }
 
 /// Posts a raw add-checkpoint body to a witness: (status, body).
@@ -208,10 +212,15 @@ fn witnessed_publication_with_real_processes() -> anyhow::Result<()> {
     let stuck = poll("the published size", || published_size(&log))?;
     let failures_before = metric(&log, "claimlog_witness_quorum_failures_total")?;
     let (index, leaf) = sequenced(&log, &submitter, "honest", 4)?;
-    ensure!(index >= stuck, "index {index} below the published size {stuck}");
+    ensure!(
+        index >= stuck,
+        "index {index} below the published size {stuck}"
+    );
     poll("two more quorum failures", || {
-        Ok((metric(&log, "claimlog_witness_quorum_failures_total")? >= failures_before + 2)
-            .then_some(()))
+        Ok(
+            (metric(&log, "claimlog_witness_quorum_failures_total")? >= failures_before + 2)
+                .then_some(()),
+        )
     })?;
     ensure!(
         published_size(&log)? == Some(stuck),
@@ -222,10 +231,16 @@ fn witnessed_publication_with_real_processes() -> anyhow::Result<()> {
         "no proof before a witnessed checkpoint covers the entry"
     );
     ensure!(
-        metric(&log, "claimlog_witness_requests_total{witness=\"w1\",outcome=\"cosigned\",status=\"200\"}")? > 0
+        metric(
+            &log,
+            "claimlog_witness_requests_total{witness=\"w1\",outcome=\"cosigned\",status=\"200\"}"
+        )? > 0
     );
     ensure!(
-        metric(&log, "claimlog_witness_requests_total{witness=\"w3\",outcome=\"transport_error\",status=\"\"}")? > 0,
+        metric(
+            &log,
+            "claimlog_witness_requests_total{witness=\"w3\",outcome=\"transport_error\",status=\"\"}"
+        )? > 0,
         "a witness that is down is counted"
     );
 
@@ -268,11 +283,16 @@ fn witnessed_publication_with_real_processes() -> anyhow::Result<()> {
         "the fork never got a witnessed checkpoint"
     );
     for w in &ws {
-        let evidence = Client::new(&w.url()?)?.get("/v1/evidence")?.expect(200)?.json()?;
+        let evidence = Client::new(&w.url()?)?
+            .get("/v1/evidence")?
+            .expect(200)?
+            .json()?;
         let records = evidence["evidence"].as_array().context("evidence array")?;
         ensure!(
             records.iter().any(|r| r["origin"] == ORIGIN
-                && r["conflicting"].as_str().is_some_and(|c| c.starts_with(ORIGIN))),
+                && r["conflicting"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with(ORIGIN))),
             "witness {} kept no evidence: {evidence}",
             w.name()
         );

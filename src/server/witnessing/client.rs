@@ -110,7 +110,12 @@ impl WitnessClient {
     }
 
     /// The first request, and the retry after a 409.
-    async fn attempts(&self, checkpoint: &SignedCheckpoint, reader: &LogReader, now: u64) -> Outcome {
+    async fn attempts(
+        &self,
+        checkpoint: &SignedCheckpoint,
+        reader: &LogReader,
+        now: u64,
+    ) -> Outcome {
         let size = checkpoint.checkpoint().size();
         let known = self.last_size.load(Ordering::SeqCst);
         // A remembered size beyond this checkpoint cannot be proven from;
@@ -138,7 +143,9 @@ impl WitnessClient {
             match &outcome {
                 Outcome::Cosigned { .. } => self.last_size.store(size, Ordering::SeqCst),
                 Outcome::Conflict { .. } => {}
-                other => tracing::warn!(witness = %self.name, outcome = ?other, "witness did not cosign"),
+                other => {
+                    tracing::warn!(witness = %self.name, outcome = ?other, "witness did not cosign")
+                }
             }
             return outcome;
         }
@@ -176,10 +183,16 @@ impl WitnessClient {
         let took = started.elapsed();
         let (posted, status) = match answer {
             Answer::Failed(e) => (Posted::Done(Outcome::Transport(e)), 0),
-            Answer::Status(200, body) => (Posted::Done(self.check_cosignatures(checkpoint, &body, now)), 200),
+            Answer::Status(200, body) => (
+                Posted::Done(self.check_cosignatures(checkpoint, &body, now)),
+                200,
+            ),
             Answer::Status(409, body) => match parse_size_body(&body) {
                 Ok(n) => (Posted::Conflict(n), 409),
-                Err(e) => (Posted::Done(Outcome::BadCosignature(format!("409 answer: {e}"))), 409),
+                Err(e) => (
+                    Posted::Done(Outcome::BadCosignature(format!("409 answer: {e}"))),
+                    409,
+                ),
             },
             Answer::Status(status, _) => (Posted::Done(Outcome::Rejected { status }), status),
         };
@@ -197,7 +210,13 @@ impl WitnessClient {
     /// Posts the body and reads the answer, at most [`MAX_RESPONSE_SIZE`]
     /// bytes (checked while reading, so a huge answer is never buffered).
     async fn send(&self, body: Vec<u8>) -> Answer {
-        let resp = match self.http.post(self.endpoint.clone()).body(body).send().await {
+        let resp = match self
+            .http
+            .post(self.endpoint.clone())
+            .body(body)
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) => return Answer::Failed(error_chain(&e)),
         };

@@ -50,7 +50,9 @@ impl WitnessMetrics {
     pub fn request(&self, witness: &Name, outcome: &'static str, status: u16, took: Duration) {
         let mut c = self.lock();
         let label = label(witness);
-        *c.requests.entry((label.clone(), outcome, status)).or_insert(0) += 1;
+        *c.requests
+            .entry((label.clone(), outcome, status))
+            .or_insert(0) += 1;
         let l = c.latency.entry(label).or_insert((0, 0));
         l.0 += u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         l.1 += 1;
@@ -109,7 +111,10 @@ impl WitnessMetrics {
             "# HELP claimlog_witness_cosigned_size The tree size each witness last cosigned.\n# TYPE claimlog_witness_cosigned_size gauge"
         );
         for (w, size) in &c.cosigned_size {
-            let _ = writeln!(out, "claimlog_witness_cosigned_size{{witness=\"{w}\"}} {size}");
+            let _ = writeln!(
+                out,
+                "claimlog_witness_cosigned_size{{witness=\"{w}\"}} {size}"
+            );
         }
         let _ = writeln!(
             out,

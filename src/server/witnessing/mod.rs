@@ -186,8 +186,8 @@ impl Witnessing {
             let Some(url) = w.url() else {
                 return Err(WitnessingError::MissingUrl(name));
             };
-            let endpoint = add_checkpoint_url(url.as_bytes())
-                .map_err(|reason| WitnessingError::BadUrl {
+            let endpoint =
+                add_checkpoint_url(url.as_bytes()).map_err(|reason| WitnessingError::BadUrl {
                     name: name.clone(),
                     reason,
                 })?;
@@ -267,7 +267,10 @@ impl Witnessing {
         }
         // Every name comes from the policy's own witnesses, so this cannot
         // fail; a failure would count as "not met" anyway.
-        let quorum = self.policy.quorum_satisfied(cosigned.iter().map(Name::as_bytes)).unwrap_or(false);
+        let quorum = self
+            .policy
+            .quorum_satisfied(cosigned.iter().map(Name::as_bytes))
+            .unwrap_or(false);
         Round {
             checkpoint: signed,
             outcomes: report,

@@ -26,8 +26,7 @@ use crate::server::sequencer::{ManualClock, Sequencer, SequencerConfig};
 use crate::server::store::{MemoryStore, Store};
 use crate::witness_wire::{
     AddCheckpointRequest, SIZE_CONTENT_TYPE, TreeState, WitnessError, check_add_checkpoint,
-    format_cosignatures,
-    format_size_body,
+    format_cosignatures, format_size_body,
 };
 
 const NOW: u64 = 1_760_000_000;
@@ -169,8 +168,8 @@ impl Log {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(NOW));
         let seq = Sequencer::new(store.clone(), clock.clone(), SequencerConfig::default()).unwrap();
-        let key = SignerKey::from_seed(KeyName::new(ORIGIN).unwrap(), KeyType::Ed25519, [9; 32])
-            .unwrap();
+        let key =
+            SignerKey::from_seed(KeyName::new(ORIGIN).unwrap(), KeyType::Ed25519, [9; 32]).unwrap();
         Log {
             store,
             clock,
@@ -200,8 +199,11 @@ impl Log {
 
     fn signed(&self) -> SignedCheckpoint {
         let (size, root) = self.seq.head();
-        SignedCheckpoint::sign(&Checkpoint::new(Origin::new(ORIGIN).unwrap(), size, root), &self.key)
-            .unwrap()
+        SignedCheckpoint::sign(
+            &Checkpoint::new(Origin::new(ORIGIN).unwrap(), size, root),
+            &self.key,
+        )
+        .unwrap()
     }
 
     fn policy(&self, witnesses: &[&FakeWitness], quorum: &str) -> Policy {
@@ -213,7 +215,11 @@ impl Log {
         Policy::parse(text.as_bytes()).unwrap()
     }
 
-    fn witnessing(&self, policy: Policy, timeout: Duration) -> (Arc<Witnessing>, Arc<WitnessMetrics>) {
+    fn witnessing(
+        &self,
+        policy: Policy,
+        timeout: Duration,
+    ) -> (Arc<Witnessing>, Arc<WitnessMetrics>) {
         let metrics = Arc::new(WitnessMetrics::default());
         let w = Witnessing::new(
             policy,
@@ -266,7 +272,9 @@ async fn three(log: &Log) -> [FakeWitness; 3] {
 const TWO_OF_THREE: &str = "group all-of-them 2 w1 w2 w3\nquorum all-of-them\n";
 
 fn cosigners(policy: &Policy, note: &[u8]) -> Vec<String> {
-    let v = policy.verify_checkpoint(&Note::parse(note).unwrap()).unwrap();
+    let v = policy
+        .verify_checkpoint(&Note::parse(note).unwrap())
+        .unwrap();
     v.cosignatures()
         .iter()
         .map(|c| c.witness().to_string())
@@ -295,8 +303,15 @@ async fn quorum_met_publishes_with_every_valid_cosignature() {
     // The log's own signature comes first, then the cosignatures in policy
     // order; the stranger's lines are not carried.
     let parsed = Note::parse(&note).unwrap();
-    let names: Vec<&str> = parsed.signatures().iter().map(|s| s.name().as_str()).collect();
-    assert_eq!(names, [ORIGIN, "fake.test/w1", "fake.test/w2", "fake.test/w3"]);
+    let names: Vec<&str> = parsed
+        .signatures()
+        .iter()
+        .map(|s| s.name().as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [ORIGIN, "fake.test/w1", "fake.test/w2", "fake.test/w3"]
+    );
     for w in &ws {
         assert_eq!(w.seen(), [(0, 0), (0, 0), (5, w.seen()[2].1)]);
         assert!(w.seen()[2].1 > 0, "a real consistency proof 5 -> 305");
@@ -327,7 +342,10 @@ async fn quorum_not_met_publishes_nothing_and_the_next_interval_retries() {
     ws[1].set_mode(Mode::Status(503));
     ws[2].set_mode(Mode::Status(403));
     let err = log.publish(&p).await.unwrap_err();
-    assert!(matches!(&err, PublishError::Witness(m) if m.contains("quorum not met")), "{err}");
+    assert!(
+        matches!(&err, PublishError::Witness(m) if m.contains("quorum not met")),
+        "{err}"
+    );
     assert_eq!(log.store.published_checkpoint().unwrap().unwrap().size, 0);
     assert_eq!(p.current().unwrap().size, 0);
     assert_eq!(metrics.quorum_failures(), 1);
@@ -413,7 +431,13 @@ async fn bad_cosignatures_are_ignored() {
     let round = hook.round(&log.signed()).await;
     assert_eq!(
         outcome_labels(&round),
-        ["cosigned", "bad_cosignature", "bad_cosignature", "bad_cosignature", "cosigned"]
+        [
+            "cosigned",
+            "bad_cosignature",
+            "bad_cosignature",
+            "bad_cosignature",
+            "cosigned"
+        ]
     );
     assert!(round.quorum);
     assert_eq!(
@@ -479,7 +503,9 @@ async fn heartbeats_are_cosigned_with_an_empty_proof() {
         assert_eq!(w.seen().last(), Some(&(4, 0)), "old == size, no proof");
     }
     let note = log.store.published_checkpoint().unwrap().unwrap().note;
-    let v = policy.verify_checkpoint(&Note::parse(&note).unwrap()).unwrap();
+    let v = policy
+        .verify_checkpoint(&Note::parse(&note).unwrap())
+        .unwrap();
     assert!(v.cosignatures().iter().all(|c| c.timestamp() == NOW + 61));
 }
 
@@ -525,12 +551,20 @@ async fn setup_is_strict() {
         )
         .map(|_| ())
     };
-    assert_eq!(make(format!("witness w1 {} {}\nquorum w1\n", w.vkey(), w.url)), Ok(()));
+    assert_eq!(
+        make(format!("witness w1 {} {}\nquorum w1\n", w.vkey(), w.url)),
+        Ok(())
+    );
     assert!(matches!(
         make(format!("witness w1 {}\nquorum w1\n", w.vkey())),
         Err(WitnessingError::MissingUrl(n)) if n.as_bytes() == b"w1"
     ));
-    for bad in ["ftp://x.test/", "not-a-url", "http://x.test/?q=1", "mailto:a@b"] {
+    for bad in [
+        "ftp://x.test/",
+        "not-a-url",
+        "http://x.test/?q=1",
+        "mailto:a@b",
+    ] {
         assert!(
             matches!(
                 make(format!("witness w1 {} {bad}\nquorum w1\n", w.vkey())),
@@ -539,8 +573,12 @@ async fn setup_is_strict() {
             "{bad}"
         );
     }
-    let other = SignerKey::from_seed(KeyName::new("other.test/log").unwrap(), KeyType::Ed25519, [5; 32])
-        .unwrap();
+    let other = SignerKey::from_seed(
+        KeyName::new("other.test/log").unwrap(),
+        KeyType::Ed25519,
+        [5; 32],
+    )
+    .unwrap();
     assert_eq!(
         make(format!(
             "log {}\nwitness w1 {} {}\nquorum w1\n",
@@ -548,7 +586,9 @@ async fn setup_is_strict() {
             w.vkey(),
             w.url
         )),
-        Err(WitnessingError::LogNotListed(log.key.verifier().to_string()))
+        Err(WitnessingError::LogNotListed(
+            log.key.verifier().to_string()
+        ))
     );
     // From a file: read errors and strict parsing.
     let dir = tempfile::tempdir().unwrap();
@@ -557,20 +597,35 @@ async fn setup_is_strict() {
         Witnessing::from_policy_file(&path, &log.key.verifier(), setup(log)).map(|_| ())
     };
     assert!(matches!(from_file(&log), Err(WitnessingError::Read { .. })));
-    std::fs::write(&path, format!("witness w1 {} {}\nquorum w1", w.vkey(), w.url)).unwrap();
+    std::fs::write(
+        &path,
+        format!("witness w1 {} {}\nquorum w1", w.vkey(), w.url),
+    )
+    .unwrap();
     assert!(matches!(
         from_file(&log),
-        Err(WitnessingError::Policy { error: PolicyError::Unterminated { line: 2 }, .. })
+        Err(WitnessingError::Policy {
+            error: PolicyError::Unterminated { line: 2 },
+            ..
+        })
     ));
-    std::fs::write(&path, format!("witness w1 {} {}\nquorum w1\n", w.vkey(), w.url)).unwrap();
+    std::fs::write(
+        &path,
+        format!("witness w1 {} {}\nquorum w1\n", w.vkey(), w.url),
+    )
+    .unwrap();
     assert_eq!(from_file(&log), Ok(()));
     // The URL may carry a path prefix, with or without a trailing slash.
     assert_eq!(
-        add_checkpoint_url(b"https://w.test/prefix/").unwrap().as_str(),
+        add_checkpoint_url(b"https://w.test/prefix/")
+            .unwrap()
+            .as_str(),
         "https://w.test/prefix/add-checkpoint"
     );
     assert_eq!(
-        add_checkpoint_url(b"http://127.0.0.1:7380").unwrap().as_str(),
+        add_checkpoint_url(b"http://127.0.0.1:7380")
+            .unwrap()
+            .as_str(),
         "http://127.0.0.1:7380/add-checkpoint"
     );
 }
