@@ -65,6 +65,10 @@ enum Command {
         /// TOML configuration file; flags override it.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// A C2SP tlog-policy file: publish only checkpoints its witnesses
+        /// cosigned (overrides `witness_policy` in the config file).
+        #[arg(long, value_name = "FILE")]
+        witness_policy: Option<PathBuf>,
     },
     /// Sign an in-toto Statement (JSON) into a DSSE envelope on stdout.
     Sign {
@@ -214,6 +218,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             key,
             allow_submitter,
             config,
+            witness_policy,
         } => {
             let mut cfg = match &config {
                 Some(path) => Config::from_file(path)?,
@@ -232,6 +237,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.key_file = Some(k);
             }
             cfg.allow_submitters.extend(allow_submitter);
+            if let Some(p) = witness_policy {
+                cfg.witness_policy = Some(p);
+            }
             serve(cfg)
         }
         Command::Sign { key, statement } => {
