@@ -15,8 +15,12 @@
 //! - [`dsse`]: DSSE v1 envelopes around in-toto Statements.
 //! - [`claim`]: our privacy-claim and key-binding predicates: strict parsing,
 //!   validation, series rules and diffs.
+//! - [`entry`]: the log entry (an envelope plus its integration time).
+//! - [`evidence`]: offline evidence bundles and the client-side verifier.
+//! - [`view`]: a client's saved view of a log and the rule for advancing it.
 //!
-//! I/O edge (feature `server`): `server` (storage, sequencer, HTTP API).
+//! I/O edge (feature `server`): `server` (storage, sequencer, HTTP API) and
+//! `client` (fetching checkpoints, tiles and entries from a log).
 
 #![forbid(unsafe_code)]
 
@@ -24,11 +28,16 @@ pub mod checkpoint;
 pub mod claim;
 pub mod cosignature;
 pub mod dsse;
+pub mod entry;
+pub mod evidence;
 pub mod merkle;
 pub mod note;
 pub mod policy;
 pub mod proof_bundle;
 #[cfg(feature = "server")]
+pub mod client;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod tiles;
+pub mod view;
 pub mod witness_wire;
