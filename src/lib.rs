@@ -15,6 +15,8 @@
 //! - [`dsse`]: DSSE v1 envelopes around in-toto Statements.
 //! - [`claim`]: our privacy-claim and key-binding predicates: strict parsing,
 //!   validation, series rules and diffs.
+//! - [`entry`]: the log entry (an envelope plus its integration time).
+//! - [`monitor`]: following a log and re-verifying every entry (pure state).
 //!
 //! I/O edge (feature `server`): `server` (storage, sequencer, HTTP API).
 
@@ -24,7 +26,9 @@ pub mod checkpoint;
 pub mod claim;
 pub mod cosignature;
 pub mod dsse;
+pub mod entry;
 pub mod merkle;
+pub mod monitor;
 pub mod note;
 pub mod policy;
 pub mod proof_bundle;
