@@ -18,6 +18,8 @@
 //! - [`entry`]: the log entry (an envelope plus its integration time).
 //! - [`evidence`]: offline evidence bundles and the client-side verifier.
 //! - [`view`]: a client's saved view of a log and the rule for advancing it.
+//! - [`monitor`]: following a log and re-verifying every entry (pure state;
+//!   the follow loop is `monitor::driver`, feature `server`).
 //!
 //! I/O edge (feature `server`): `server` (storage, sequencer, HTTP API) and
 //! `client` (fetching checkpoints, tiles and entries from a log).
@@ -26,16 +28,17 @@
 
 pub mod checkpoint;
 pub mod claim;
+#[cfg(feature = "server")]
+pub mod client;
 pub mod cosignature;
 pub mod dsse;
 pub mod entry;
 pub mod evidence;
 pub mod merkle;
+pub mod monitor;
 pub mod note;
 pub mod policy;
 pub mod proof_bundle;
-#[cfg(feature = "server")]
-pub mod client;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod tiles;
