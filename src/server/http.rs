@@ -195,13 +195,13 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn count_requests(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    // MatchedPath is a cheap clone (shared string); no allocation per request.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let resp = next.run(req).await;
-    app.metrics.request(&route, resp.status().as_u16());
+    app.metrics.request(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        resp.status().as_u16(),
+    );
     resp
 }
 
@@ -508,10 +508,17 @@ async fn checkpoint(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
 async fn tile(State(app): State<Arc<App>>, Path(path): Path<String>) -> Result<Response, ApiError> {
     let parsed =
         parse_tile_path(&format!("tile/{path}")).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    // Full hash tiles are immutable and cached: a hit is a shared slice,
+    // answered here without a trip to the blocking pool.
+    if let TilePath::Hashes(t) = &parsed
+        && let Some(data) = app.reader.cached_tile(t.level(), t.index(), t.width())
+    {
+        return Ok(tile_response(data));
+    }
     let reader = app.reader.clone();
     let data = tokio::task::spawn_blocking(move || match parsed {
         TilePath::Hashes(t) => reader.tile(t.level(), t.index(), t.width()),
-        TilePath::Entries(b) => reader.bundle(b.index(), b.width()),
+        TilePath::Entries(b) => reader.bundle(b.index(), b.width()).map(|b| b.map(Bytes::from)),
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -520,7 +527,13 @@ async fn tile(State(app): State<Arc<App>>, Path(path): Path<String>) -> Result<R
             "tile/{path} does not exist (yet)"
         )));
     };
-    Ok(immutable(
+    Ok(tile_response(data))
+}
+
+/// A tile or entry bundle: immutable bytes (c2sp.org/tlog-tiles: tiles,
+/// full or partial, never change once served).
+fn tile_response(data: Bytes) -> Response {
+    immutable(
         (
             [(
                 header::CONTENT_TYPE,
@@ -529,7 +542,7 @@ async fn tile(State(app): State<Arc<App>>, Path(path): Path<String>) -> Result<R
             data,
         )
             .into_response(),
-    ))
+    )
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Result<Response, ApiError> {

@@ -20,7 +20,9 @@ pub struct Metrics {
     publishing_micros: AtomicU64,
     submissions: Mutex<BTreeMap<&'static str, u64>>,
     errors: Mutex<BTreeMap<&'static str, u64>>,
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Route template -> status -> count; nested so that counting a
+    /// request for a known route allocates nothing.
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     /// Per-witness metrics (empty without a witness policy).
     pub witnesses: std::sync::Arc<crate::server::witnessing::WitnessMetrics>,
 }
@@ -66,9 +68,12 @@ impl Metrics {
 
     /// Counts an HTTP request by route template and status.
     pub fn request(&self, route: &str, status: u16) {
-        *lock(&self.requests)
-            .entry((route.to_owned(), status))
-            .or_insert(0) += 1;
+        let mut requests = lock(&self.requests);
+        if let Some(by_status) = requests.get_mut(route) {
+            *by_status.entry(status).or_insert(0) += 1;
+        } else {
+            requests.insert(route.to_owned(), BTreeMap::from([(status, 1)]));
+        }
     }
 
     /// The Prometheus text exposition.
@@ -147,7 +152,10 @@ impl Metrics {
             out,
             "# HELP claimlog_http_requests_total HTTP requests by route template and status.\n# TYPE claimlog_http_requests_total counter"
         );
-        for ((route, status), v) in lock(&self.requests).iter() {
+        for (route, status, v) in lock(&self.requests)
+            .iter()
+            .flat_map(|(r, m)| m.iter().map(move |(s, v)| (r, s, v)))
+        {
             let _ = writeln!(
                 out,
                 "claimlog_http_requests_total{{route=\"{}\",status=\"{status}\"}} {v}",

@@ -1,25 +1,30 @@
 //! Reading the stored log: hashes out of stored tiles (a
 //! [`HashReader`] for the proof functions), entry bundles, proofs.
 //!
-//! Full tiles are immutable, so they are cached in memory (bounded); the
-//! partial right edge is always read from the store.
+//! Full tiles are immutable, so they are cached in memory (bounded, at most
+//! [`CACHE_TILES`] tiles of 8 KiB); the partial right edge is always read from
+//! the store. Cached tiles are shared [`Bytes`]: a hit hands out a reference
+//! counted slice, never a copy, and needs no store access, so the HTTP layer
+//! answers it without leaving the async runtime ([`LogReader::cached_tile`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
 
 use crate::merkle::{Hash, HashReader, ProofError, prove_consistency, prove_inclusion, tree_hash};
 use crate::server::store::{Store, StoreError, TILE_WIDTH, TileKey};
 use crate::tiles::{Tile, encode_bundle, hash_from_tile, tile_for_stored_hash_index};
 
-/// How many full tiles the cache keeps (8 KiB each).
-const CACHE_TILES: usize = 4096;
+/// How many full tiles the cache keeps (8 KiB each, so 32 MiB at most).
+pub const CACHE_TILES: usize = 4096;
 
 /// Reads hashes, tiles and bundles from a [`Store`], with a cache of full
 /// tiles. Cheap to clone (shared cache).
 #[derive(Clone)]
 pub struct LogReader {
     store: Arc<dyn Store>,
-    cache: Arc<Mutex<HashMap<TileKey, Arc<Vec<u8>>>>>,
+    cache: Arc<RwLock<HashMap<TileKey, Bytes>>>,
 }
 
 impl LogReader {
@@ -27,7 +32,7 @@ impl LogReader {
     pub fn new(store: Arc<dyn Store>) -> LogReader {
         LogReader {
             store,
-            cache: Arc::new(Mutex::new(HashMap::new())),
+            cache: Arc::new(RwLock::new(HashMap::new())),
         }
     }
 
@@ -36,30 +41,46 @@ impl LogReader {
         &self.store
     }
 
+    /// The first `width` hashes of a full hash tile if it is in the cache
+    /// (no store access: cheap enough for the async runtime). `None` means
+    /// "ask [`LogReader::tile`]", not "absent".
+    pub fn cached_tile(&self, level: u8, index: u64, width: u16) -> Option<Bytes> {
+        let want = usize::from(width) * 32;
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let full = cache.get(&TileKey { level, index })?;
+        // A full tile holds 256 hashes; `width` is at most 256 (tile paths
+        // are parsed before they get here), and slicing a `Bytes` shares it.
+        (want <= full.len()).then(|| full.slice(..want))
+    }
+
     /// The first `width` hashes of a stored hash tile, if the store has at
     /// least that many (a partial tile of width W is a prefix of every later
     /// version of the tile, so slicing serves `.p/W`).
-    pub fn tile(&self, level: u8, index: u64, width: u16) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn tile(&self, level: u8, index: u64, width: u16) -> Result<Option<Bytes>, StoreError> {
+        if let Some(hit) = self.cached_tile(level, index, width) {
+            return Ok(Some(hit));
+        }
         let key = TileKey { level, index };
         let want = usize::from(width) * 32;
-        let cached = self.lock_cache().get(&key).cloned();
-        if let Some(full) = cached {
-            return Ok(full.get(..want).map(<[u8]>::to_vec));
-        }
         let Some(data) = self.store.tile(key)? else {
             return Ok(None);
         };
-        let out = data.get(..want).map(<[u8]>::to_vec);
-        if data.len() == TILE_WIDTH * 32 {
-            let mut cache = self.lock_cache();
-            if cache.len() >= CACHE_TILES {
-                // Crude but bounded: drop everything; hot tiles come back on
-                // the next read.
-                cache.clear();
-            }
-            cache.insert(key, Arc::new(data));
+        if data.len() < want {
+            return Ok(None);
         }
-        Ok(out)
+        let data = Bytes::from(data);
+        if data.len() == TILE_WIDTH * 32 {
+            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= CACHE_TILES && !cache.contains_key(&key) {
+                // Bounded: evict one arbitrary tile (HashMap order is
+                // effectively random), so hot tiles mostly stay.
+                if let Some(victim) = cache.keys().next().copied() {
+                    cache.remove(&victim);
+                }
+            }
+            cache.insert(key, data.clone());
+        }
+        Ok(Some(data.slice(..want)))
     }
 
     /// The entry bundle for entries `[256·index, 256·index + width)`, if the
@@ -93,18 +114,12 @@ impl LogReader {
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
         prove_consistency(old, new, self)
     }
-
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<TileKey, Arc<Vec<u8>>>> {
-        // The cache holds only immutable full tiles; a poisoned lock cannot
-        // leave it inconsistent.
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 impl HashReader for LogReader {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ProofError> {
         // Proofs read a handful of hashes, mostly from the same few tiles.
-        let mut tiles: HashMap<Tile, Vec<u8>> = HashMap::new();
+        let mut tiles: HashMap<Tile, Bytes> = HashMap::new();
         let mut out = Vec::with_capacity(indexes.len());
         for &index in indexes {
             let tile =

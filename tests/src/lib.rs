@@ -16,6 +16,7 @@
 use std::path::PathBuf;
 
 pub mod binary;
+pub mod claims_load;
 pub mod client;
 pub mod keys;
 pub mod server;

@@ -38,7 +38,7 @@ use crate::claim::{
 use crate::dsse::Envelope;
 use crate::server::sequencer::{BatchView, CommitCheck, Rejection};
 use crate::server::store::{IndexRecord, Store, StoreError};
-use index::{StatementRecord, VersionRecord};
+use index::{StatementCache, StatementRecord, VersionRecord};
 use wellknown::WellKnownClient;
 
 /// The domain admission policy and the well-known client.
@@ -46,12 +46,18 @@ use wellknown::WellKnownClient;
 pub struct ClaimAdmission {
     policy: SeriesPolicy,
     well_known: WellKnownClient,
+    /// Parsed head statements, shared with the integration-time checks.
+    cache: Arc<StatementCache>,
 }
 
 impl ClaimAdmission {
     /// Admission with these series rules' parameters and well-known client.
     pub fn new(policy: SeriesPolicy, well_known: WellKnownClient) -> ClaimAdmission {
-        ClaimAdmission { policy, well_known }
+        ClaimAdmission {
+            policy,
+            well_known,
+            cache: Arc::new(StatementCache::new()),
+        }
     }
 
     /// Submission-time checks of `envelope` (stage 1 in the module doc).
@@ -91,8 +97,13 @@ impl ClaimAdmission {
                         domain: domain.to_string(),
                     })
                 };
-                let Some(head) = load_key_head(|k| store.index_get(k), |i| store.entry(i), domain)
-                    .map_err(internal)?
+                let Some(head) = load_key_head(
+                    |k| store.index_get(k),
+                    |i| store.entry(i),
+                    domain,
+                    Some(&self.cache),
+                )
+                .map_err(internal)?
                 else {
                     return Err(not_bound());
                 };
@@ -108,6 +119,7 @@ impl ClaimAdmission {
             verified,
             enrollment_confirmed,
             policy: self.policy,
+            cache: self.cache.clone(),
         }))
     }
 
@@ -147,6 +159,7 @@ pub struct ClaimCheck {
     /// Whether submission confirmed the well-known document (enrollments).
     enrollment_confirmed: bool,
     policy: SeriesPolicy,
+    cache: Arc<StatementCache>,
 }
 
 impl CommitCheck for ClaimCheck {
@@ -163,8 +176,13 @@ impl CommitCheck for ClaimCheck {
         let sha = self.parsed.statement_sha256;
         match &self.parsed.predicate {
             Predicate::KeyBinding(kb) => {
-                let head = load_key_head(|k| view.index_get(k), |i| view.entry(i), &kb.domain)
-                    .map_err(internal)?;
+                let head = load_key_head(
+                    |k| view.index_get(k),
+                    |i| view.entry(i),
+                    &kb.domain,
+                    Some(&self.cache),
+                )
+                .map_err(internal)?;
                 if let Some(e) = check_key_binding_series(head.as_ref(), kb, at, &self.policy)
                     .into_iter()
                     .next()
@@ -197,8 +215,13 @@ impl CommitCheck for ClaimCheck {
             }
             Predicate::DataHandling(dh) => {
                 let domain = &dh.issuer.domain;
-                let keys = load_key_head(|k| view.index_get(k), |i| view.entry(i), domain)
-                    .map_err(internal)?;
+                let keys = load_key_head(
+                    |k| view.index_get(k),
+                    |i| view.entry(i),
+                    domain,
+                    Some(&self.cache),
+                )
+                .map_err(internal)?;
                 authorize_claim_signers(
                     keys.as_ref().map(|h| &h.binding),
                     domain,
@@ -206,7 +229,7 @@ impl CommitCheck for ClaimCheck {
                     at,
                 )
                 .map_err(claim_rejection)?;
-                let head = load_series_head(view, dh)?;
+                let head = load_series_head(view, dh, &self.cache)?;
                 if let Some(e) = check_series(head.as_ref(), dh, at, &self.policy)
                     .into_iter()
                     .next()
@@ -261,23 +284,28 @@ pub fn claim_status(e: &ClaimError) -> u16 {
 }
 
 /// The current key-binding head of `domain`, if it enrolled, read through
-/// `index_get` and `entry` (the store, or a batch view).
+/// `index_get` and `entry` (the store, or a batch view), through `cache`
+/// when given.
 pub fn load_key_head(
     index_get: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>,
     entry: impl FnOnce(u64) -> Result<Option<Vec<u8>>, StoreError>,
     domain: &crate::claim::Domain,
+    cache: Option<&StatementCache>,
 ) -> Result<Option<KeyBindingHead>, StoreError> {
     let key = index::key_head_key(domain);
     let Some(bytes) = index_get(&key)? else {
         return Ok(None);
     };
     let record: VersionRecord = index::decode(&key, &bytes)?;
-    let (_, parsed) = index::load_statement(record.log_index, entry)?;
-    match parsed.predicate {
+    let parsed = match cache {
+        Some(cache) => cache.load(&record, entry)?,
+        None => Arc::new(index::load_statement(record.log_index, entry)?.1),
+    };
+    match &parsed.predicate {
         Predicate::KeyBinding(binding) => Ok(Some(KeyBindingHead {
             log_index: record.log_index,
             statement_sha256: parsed.statement_sha256,
-            binding,
+            binding: binding.clone(),
         })),
         Predicate::DataHandling(_) => Err(StoreError::Corrupt(format!(
             "key-binding head of {domain} is a data-handling statement"
@@ -288,19 +316,21 @@ pub fn load_key_head(
 fn load_series_head(
     view: &BatchView<'_>,
     dh: &crate::claim::DataHandling,
+    cache: &StatementCache,
 ) -> Result<Option<SeriesHead>, Rejection> {
     let key = index::series_head_key(&dh.issuer.domain, &dh.service.id);
     let Some(bytes) = view.index_get(&key).map_err(internal)? else {
         return Ok(None);
     };
     let record: VersionRecord = index::decode(&key, &bytes).map_err(internal)?;
-    let (_, parsed) =
-        index::load_statement(record.log_index, |i| view.entry(i)).map_err(internal)?;
-    match parsed.predicate {
+    let parsed = cache
+        .load(&record, |i| view.entry(i))
+        .map_err(internal)?;
+    match &parsed.predicate {
         Predicate::DataHandling(predicate) => Ok(Some(SeriesHead {
             log_index: record.log_index,
             statement_sha256: parsed.statement_sha256,
-            predicate,
+            predicate: predicate.clone(),
         })),
         Predicate::KeyBinding(_) => Err(internal(StoreError::Corrupt(
             "series head is a key binding".into(),

@@ -438,3 +438,173 @@ proptest! {
         let _ = Note::parse(&bytes);
     }
 }
+
+/// A store whose batch commits become visible (applied to the inner store)
+/// and then wait for the test to open a gate before returning, as a sled
+/// batch is readable while its flush is still running.
+struct FlushGate {
+    inner: MemoryStore,
+    /// Whether commits may return; guarded with `opened`.
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+    /// Commits applied and now waiting at the gate.
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl FlushGate {
+    fn set(&self, open: bool) {
+        *self.open.lock().unwrap() = open;
+        self.opened.notify_all();
+    }
+}
+
+impl Store for FlushGate {
+    fn tree_state(&self) -> Result<crate::server::store::TreeState, StoreError> {
+        self.inner.tree_state()
+    }
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.entry(index)
+    }
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.inner.entries(start, end)
+    }
+    fn tile(&self, key: crate::server::store::TileKey) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.tile(key)
+    }
+    fn dedup(&self, hash: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        self.inner.dedup(hash)
+    }
+    fn index_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.index_get(key)
+    }
+    fn index_scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<crate::server::store::IndexRecord>, StoreError> {
+        self.inner.index_scan(prefix, after, limit)
+    }
+    fn commit_batch(&self, batch: &crate::server::store::CommitBatch) -> Result<(), StoreError> {
+        self.inner.commit_batch(batch)?;
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+        self.waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+    fn published_checkpoint(&self) -> Result<Option<PublishedCheckpoint>, StoreError> {
+        self.inner.published_checkpoint()
+    }
+    fn publish_checkpoint(
+        &self,
+        expected: Option<u64>,
+        new: &PublishedCheckpoint,
+    ) -> Result<(), StoreError> {
+        self.inner.publish_checkpoint(expected, new)
+    }
+}
+
+/// Polls `cond` until it holds, failing after a generous deadline.
+async fn until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubmission_is_answered_from_dedup_only_below_the_committed_head() {
+    // Commit 8544876: while a step's batch is readable but not yet durable
+    // (its flush has not returned), a resubmission of one of its envelopes
+    // must not be acknowledged from the dedup index; it waits for the
+    // sequencer, which answers after the flush.
+    let gate = Arc::new(FlushGate {
+        inner: MemoryStore::new(),
+        open: std::sync::Mutex::new(false),
+        opened: std::sync::Condvar::new(),
+        waiting: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let store: Arc<dyn Store> = gate.clone();
+    let clock = Arc::new(ManualClock::new(1));
+    let sequencer =
+        Arc::new(Sequencer::new(store.clone(), clock.clone(), SequencerConfig::default()).unwrap());
+    let log_key =
+        SignerKey::from_seed(KeyName::new("l").unwrap(), KeyType::Ed25519, [3; 32]).unwrap();
+    let publisher = Arc::new(
+        Publisher::new(
+            store.clone(),
+            clock,
+            log_key,
+            crate::checkpoint::Origin::new("l").unwrap(),
+            Arc::new(crate::server::publisher::NoWitnesses),
+            60,
+        )
+        .unwrap(),
+    );
+    let key = submitter(1);
+    let mut submitters = KeySet::new();
+    assert!(submitters.insert_note_key(&key.verifier()));
+    let app = Arc::new(App {
+        sequencer: sequencer.clone(),
+        publisher,
+        reader: LogReader::new(store.clone()),
+        submitters,
+        open_submission: false,
+        claims: None,
+        metrics: Arc::new(Metrics::default()),
+        receipt_timeout: Duration::from_millis(100),
+        retry_after_secs: 1,
+        wake: Arc::new(tokio::sync::Notify::new()),
+    });
+    let body = Bytes::from(envelope(7, &key));
+    let submit = |app: Arc<App>, body: Bytes| {
+        tokio::spawn(async move {
+            let r = submit_inner(&app, Some("wait=sequenced"), Ok(body))
+                .await
+                .unwrap();
+            let status = r.status();
+            let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            (status, v["index"].as_u64())
+        })
+    };
+    let first = submit(app.clone(), body.clone());
+    until("first submission queued", || sequencer.pool_depth() == 1).await;
+    let step = {
+        let s = sequencer.clone();
+        tokio::task::spawn_blocking(move || s.sequence_once())
+    };
+    until("batch applied, flush pending", || {
+        gate.waiting.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    // The entry is readable and indexed, but not durable: head is still 0.
+    let hash = envelope_hash(&body);
+    assert_eq!(store.dedup(&hash).unwrap(), Some(0));
+    assert_eq!(sequencer.head().0, 0);
+    let second = submit(app.clone(), body.clone());
+    // The resubmission went to the pool instead of being answered.
+    until("resubmission queued", || sequencer.pool_depth() == 1).await;
+    assert!(!first.is_finished() && !second.is_finished());
+
+    gate.set(true);
+    let report = step.await.unwrap().unwrap();
+    assert_eq!((report.appended, report.size), (1, 1));
+    assert_eq!(first.await.unwrap(), (StatusCode::OK, Some(0)));
+    assert!(!second.is_finished(), "answered before its own step");
+    let report = sequencer.sequence_once().unwrap();
+    assert_eq!((report.taken, report.appended, report.size), (1, 0, 1));
+    assert_eq!(second.await.unwrap(), (StatusCode::OK, Some(0)));
+
+    // Below the head, a resubmission is answered at once from the index.
+    let third = submit(app.clone(), body.clone()).await.unwrap();
+    assert_eq!(third, (StatusCode::OK, Some(0)));
+    assert_eq!(sequencer.pool_depth(), 0);
+    assert_eq!(check_log(&store, None).unwrap().size, 1);
+}

@@ -188,7 +188,7 @@ impl Store for SledStore {
     }
 
     fn commit_batch(&self, batch: &CommitBatch) -> Result<(), StoreError> {
-        let _guard = self.lock_writes();
+        let guard = self.lock_writes();
         check_batch(batch, self.tree_state()?.size)?;
         let mut b = sled::Batch::default();
         for (key, data) in &batch.tiles {
@@ -215,6 +215,12 @@ impl Store for SledStore {
         b.insert(STATE_KEY, state);
         // One batch: sled makes it visible and recovers it all or nothing.
         self.db.apply_batch(b).map_err(backend)?;
+        // The conditional part is done; flush without holding the write
+        // lock, so a checkpoint publication does not queue behind this fsync
+        // (and vice versa). sled's log is recovered as a prefix, and a flush
+        // covers everything applied before it, so a later write never
+        // becomes durable without this one.
+        drop(guard);
         // Durability rule: nothing is acknowledged before this returns.
         self.db.flush().map_err(backend)?;
         Ok(())
@@ -236,7 +242,7 @@ impl Store for SledStore {
         expected_size: Option<u64>,
         new: &PublishedCheckpoint,
     ) -> Result<(), StoreError> {
-        let _guard = self.lock_writes();
+        let guard = self.lock_writes();
         check_publish(
             expected_size,
             self.published_size()?,
@@ -247,6 +253,9 @@ impl Store for SledStore {
         v.extend_from_slice(&new.size.to_be_bytes());
         v.extend_from_slice(&new.note);
         self.db.insert(CHECKPOINT_KEY, v).map_err(backend)?;
+        // As in `commit_batch`: flush outside the write lock, so the
+        // sequencer's next batch is not held up by this fsync.
+        drop(guard);
         self.db.flush().map_err(backend)?;
         Ok(())
     }

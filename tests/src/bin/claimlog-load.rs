@@ -12,6 +12,13 @@
 //!   (`--data-dir`).
 //! - `claimlog-load tiles --url URL ...` measures `GET /tile/...` requests/s
 //!   over the log's full level-0 tiles.
+//! - `claimlog-load claims-config --vendors V --run R --well-known ADDR`
+//!   prints the TOML lines (domain admission, well-known base URLs on
+//!   loopback) for a log to take the run's vendors; `claimlog-load claims
+//!   ...` then serves the vendors' well-known documents at ADDR, enrolls
+//!   them, and submits ~3 KiB data-handling statements across
+//!   vendors × services series, each version continuing its series, with
+//!   the same report as `submit`.
 //!
 //! The exact commands and figures are in `BENCHMARKS.md`.
 
@@ -21,6 +28,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use claimlog_tests::claims_load::{
+    ClaimsRun, Vendor, Version, config_toml, serve_well_known,
+};
 use claimlog_tests::keys::{envelope_json, padding_for, submitters};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -92,6 +102,54 @@ enum Cmd {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// Print the config lines for a claims run (domain admission).
+    ClaimsConfig {
+        /// Number of vendors (domains).
+        #[arg(long, default_value_t = 200)]
+        vendors: usize,
+        /// The run's name (vendors' domains and keys derive from it).
+        #[arg(long)]
+        run: String,
+        /// Where `claims` will serve the well-known documents.
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        well_known: String,
+    },
+    /// Enroll vendors, then submit series of data-handling statements.
+    Claims {
+        /// The log's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Statements to submit (enrollments not counted).
+        #[arg(long, default_value_t = 50_000)]
+        entries: u64,
+        /// Concurrent requests (connections); at most vendors × services.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Number of vendors (as given to `claims-config`).
+        #[arg(long, default_value_t = 200)]
+        vendors: usize,
+        /// Services (series) per vendor.
+        #[arg(long, default_value_t = 10)]
+        services: usize,
+        /// The run's name (as given to `claims-config`).
+        #[arg(long)]
+        run: String,
+        /// Address to serve the well-known documents on.
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        well_known: String,
+        /// What each request waits for.
+        #[arg(long, value_enum, default_value_t = Wait::Sequenced)]
+        wait: Wait,
+        /// The server's process ID, to report its RSS and CPU time.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// The server's data directory, to report bytes on disk per entry.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Tokio worker threads of the generator.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Measure `GET /tile/<0>/<N>` requests per second.
     Tiles {
         /// The log's base URL.
@@ -152,7 +210,48 @@ fn main() -> anyhow::Result<()> {
                 server_pid,
                 data_dir,
             };
-            runtime.block_on(submit(setup, bodies))
+            runtime.block_on(submit(setup, Source::Presigned(bodies)))
+        }
+        Cmd::ClaimsConfig {
+            vendors,
+            run,
+            well_known,
+        } => {
+            let vendors: Vec<Vendor> = (0..vendors).map(|i| Vendor::derive(&run, i)).collect();
+            print!("{}", config_toml(&vendors, &format!("http://{well_known}")));
+            Ok(())
+        }
+        Cmd::Claims {
+            url,
+            entries,
+            concurrency,
+            vendors,
+            services,
+            run,
+            well_known,
+            wait,
+            server_pid,
+            data_dir,
+            threads,
+        } => {
+            if vendors * services < concurrency {
+                bail!("need at least as many series (vendors × services) as connections");
+            }
+            let vendors: Vec<Vendor> = (0..vendors).map(|i| Vendor::derive(&run, i)).collect();
+            let setup = SubmitSetup {
+                url: url.trim_end_matches('/').to_owned(),
+                concurrency,
+                wait,
+                rate: 0,
+                server_pid,
+                data_dir,
+            };
+            runtime(threads)?.block_on(async {
+                serve_well_known(&vendors, &well_known).await?;
+                enroll(&setup.url, &vendors).await?;
+                let claims = ClaimsRun::new(vendors, services, entries);
+                submit(setup, Source::Claims(claims)).await
+            })
         }
         Cmd::Tiles {
             url,
@@ -241,10 +340,94 @@ struct Outcomes {
     errors: Vec<String>,
 }
 
-async fn submit(setup: SubmitSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<()> {
+/// What `submit` sends.
+enum Source {
+    /// Pre-signed envelopes, in order.
+    Presigned(Vec<Vec<u8>>),
+    /// Statements built and signed as their series advance.
+    Claims(ClaimsRun),
+}
+
+impl Source {
+    fn len(&self) -> usize {
+        match self {
+            Source::Presigned(b) => b.len(),
+            Source::Claims(c) => c.entries() as usize,
+        }
+    }
+
+    /// The body of request `i` from `worker`: the series it advances (for
+    /// claims) and the envelope with its statement digest.
+    fn body(&self, i: usize, worker: usize, round: usize, concurrency: usize) -> Body {
+        match self {
+            Source::Presigned(b) => Body {
+                series: None,
+                envelope: b[i].clone(),
+            },
+            Source::Claims(c) => {
+                let (series, envelope) = c.next_version(worker, round, concurrency, unix_now());
+                Body {
+                    series: Some(series),
+                    envelope,
+                }
+            }
+        }
+    }
+
+    /// Records that the body's statement is now its series' head.
+    fn advanced(&self, body: Body, index: u64) {
+        if let (Source::Claims(c), Some(series)) = (self, body.series) {
+            c.advanced(series, index);
+        }
+    }
+}
+
+/// One request body.
+struct Body {
+    /// For claims: the version it is.
+    series: Option<Version>,
+    envelope: Vec<u8>,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Enrolls every vendor (before the clock starts), 32 at a time.
+async fn enroll(url: &str, vendors: &[Vendor]) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let http = http_client(32)?;
+    let target = format!("{url}/v1/entries?wait=sequenced");
+    let now = unix_now();
+    for chunk in vendors.chunks(32) {
+        let mut tasks = Vec::new();
+        for v in chunk {
+            let (http, target, body) = (http.clone(), target.clone(), v.enrollment(now, now - 60));
+            let domain = v.domain.clone();
+            tasks.push(tokio::spawn(async move {
+                post(&http, &target, body)
+                    .await
+                    .with_context(|| format!("enrolling {domain}"))
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+    }
+    eprintln!(
+        "enrolled {} vendors in {:.1} s",
+        vendors.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
     let http = http_client(setup.concurrency)?;
-    let bodies = Arc::new(bodies);
-    let n = bodies.len();
+    let source = Arc::new(source);
+    let n = source.len();
     let cpu_before = setup.server_pid.and_then(server_cpu);
 
     // The checkpoint poller: (first seen, size) for every new size.
@@ -265,29 +448,31 @@ async fn submit(setup: SubmitSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<()> 
     };
     let t0 = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..setup.concurrency {
-        let (http, bodies, next, outcomes, target) = (
+    let concurrency = setup.concurrency;
+    for worker in 0..concurrency {
+        let (http, source, next, outcomes, target) = (
             http.clone(),
-            bodies.clone(),
+            source.clone(),
             next.clone(),
             outcomes.clone(),
             target.clone(),
         );
         let rate = setup.rate;
         workers.push(tokio::spawn(async move {
-            loop {
+            for round in 0.. {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= bodies.len() {
+                if i >= n {
                     return;
                 }
                 if rate > 0 {
                     let due = t0 + Duration::from_secs_f64(i as f64 / rate as f64);
                     tokio::time::sleep_until(due.into()).await;
                 }
+                let body = source.body(i, worker, round, concurrency);
                 let sent = Instant::now();
                 loop {
-                    let result = post(&http, &target, bodies[i].clone()).await;
-                    let busy = {
+                    let result = post(&http, &target, body.envelope.clone()).await;
+                    let acked = {
                         let mut o = outcomes.lock().unwrap_or_else(|e| e.into_inner());
                         match result {
                             Ok(Posted::Index(index)) => {
@@ -296,22 +481,29 @@ async fn submit(setup: SubmitSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<()> 
                                     sent,
                                     answered: Instant::now(),
                                 });
-                                false
+                                Some(Some(index))
                             }
                             Ok(Posted::Busy) => {
                                 o.busy += 1;
-                                true
+                                None
                             }
                             Err(e) => {
                                 o.errors.push(format!("{e:#}"));
-                                false
+                                Some(None)
                             }
                         }
                     };
-                    if !busy {
-                        break;
+                    match acked {
+                        Some(Some(index)) => {
+                            source.advanced(body, index);
+                            break;
+                        }
+                        // A failed version leaves its series head unknown;
+                        // this worker stops (the report shows the error).
+                        Some(None) if matches!(*source, Source::Claims(_)) => return,
+                        Some(None) => break,
+                        None => tokio::time::sleep(Duration::from_millis(50)).await,
                     }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }));
@@ -346,6 +538,9 @@ async fn submit(setup: SubmitSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<()> 
         outcomes.errors.len(),
         outcomes.busy
     );
+    if let Source::Claims(c) = &*source {
+        println!("{}", c.summary());
+    }
     for e in outcomes.errors.iter().take(5) {
         println!("  error: {e}");
     }
