@@ -232,16 +232,16 @@ impl CommitCheck for ClaimCheck {
                     Some(&self.cache),
                 )
                 .map_err(internal)?
-                    .ok_or_else(|| {
-                        claim_rejection(ClaimError::KeyNotBound {
-                            keyid: self
-                                .verified
-                                .first()
-                                .map(|k| k.to_string())
-                                .unwrap_or_default(),
-                            domain: domain.to_string(),
-                        })
-                    })?;
+                .ok_or_else(|| {
+                    claim_rejection(ClaimError::KeyNotBound {
+                        keyid: self
+                            .verified
+                            .first()
+                            .map(|k| k.to_string())
+                            .unwrap_or_default(),
+                        domain: domain.to_string(),
+                    })
+                })?;
                 // Any one verified signature by a key valid now suffices; if
                 // none is, report the first key's reason.
                 let mut first_error = None;
@@ -354,9 +354,7 @@ fn load_series_head(
         return Ok(None);
     };
     let record: VersionRecord = index::decode(&key, &bytes).map_err(internal)?;
-    let parsed = cache
-        .load(&record, |i| view.entry(i))
-        .map_err(internal)?;
+    let parsed = cache.load(&record, |i| view.entry(i)).map_err(internal)?;
     match &parsed.predicate {
         Predicate::DataHandling(predicate) => Ok(Some(SeriesHead {
             log_index: record.log_index,
