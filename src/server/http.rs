@@ -518,7 +518,9 @@ async fn tile(State(app): State<Arc<App>>, Path(path): Path<String>) -> Result<R
     let reader = app.reader.clone();
     let data = tokio::task::spawn_blocking(move || match parsed {
         TilePath::Hashes(t) => reader.tile(t.level(), t.index(), t.width()),
-        TilePath::Entries(b) => reader.bundle(b.index(), b.width()).map(|b| b.map(Bytes::from)),
+        TilePath::Entries(b) => reader
+            .bundle(b.index(), b.width())
+            .map(|b| b.map(Bytes::from)),
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;

@@ -233,7 +233,9 @@ pub struct ClaimsRun {
 impl ClaimsRun {
     /// `entries` statements over `vendors` × `services` series.
     pub fn new(vendors: Vec<Vendor>, services: usize, entries: u64) -> ClaimsRun {
-        let heads = (0..vendors.len() * services).map(|_| Mutex::new(None)).collect();
+        let heads = (0..vendors.len() * services)
+            .map(|_| Mutex::new(None))
+            .collect();
         ClaimsRun {
             vendors,
             heads,
@@ -257,7 +259,12 @@ impl ClaimsRun {
         concurrency: usize,
         now: i64,
     ) -> (Version, Vec<u8>) {
-        let mine = self.heads.len().saturating_sub(worker).div_ceil(concurrency).max(1);
+        let mine = self
+            .heads
+            .len()
+            .saturating_sub(worker)
+            .div_ceil(concurrency)
+            .max(1);
         let s = worker + (round % mine) * concurrency;
         let vendor = &self.vendors[s % self.vendors.len()];
         let service = format!("svc-{}", s / self.vendors.len());
@@ -360,8 +367,8 @@ mod tests {
         let doc = WellKnownDocument::parse(&v.well_known()).unwrap();
         assert_eq!(doc.domain.as_str(), v.domain);
 
-        let parsed = parse_and_validate(&payload(&v.enrollment(1_750_000_000, 1_749_999_000)))
-            .unwrap();
+        let parsed =
+            parse_and_validate(&payload(&v.enrollment(1_750_000_000, 1_749_999_000))).unwrap();
         let Predicate::KeyBinding(kb) = parsed.predicate else {
             panic!("not a key binding")
         };

@@ -194,7 +194,9 @@ impl StatementCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, Sha256Digest), Arc<ParsedStatement>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(u64, Sha256Digest), Arc<ParsedStatement>>> {
         // Entries are immutable parsed statements; a poisoned lock cannot
         // leave the map inconsistent.
         self.map.lock().unwrap_or_else(|e| e.into_inner())
@@ -278,7 +280,13 @@ mod tests {
             Err(StoreError::Corrupt(_))
         ));
         assert!(matches!(
-            cache.load(&VersionRecord { log_index: 6, ..record.clone() }, |_| Ok(None)),
+            cache.load(
+                &VersionRecord {
+                    log_index: 6,
+                    ..record.clone()
+                },
+                |_| Ok(None)
+            ),
             Err(StoreError::Corrupt(_))
         ));
 

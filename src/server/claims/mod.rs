@@ -323,9 +323,7 @@ fn load_series_head(
         return Ok(None);
     };
     let record: VersionRecord = index::decode(&key, &bytes).map_err(internal)?;
-    let parsed = cache
-        .load(&record, |i| view.entry(i))
-        .map_err(internal)?;
+    let parsed = cache.load(&record, |i| view.entry(i)).map_err(internal)?;
     match &parsed.predicate {
         Predicate::DataHandling(predicate) => Ok(Some(SeriesHead {
             log_index: record.log_index,

@@ -584,6 +584,7 @@ async fn racing_versions_exactly_one_wins() {
         verified: vec![Sha256Digest::parse(&keyid(&root1)).unwrap()],
         enrollment_confirmed: true,
         policy: SeriesPolicy::default(),
+        cache: Arc::new(super::index::StatementCache::new()),
     };
     let env = Envelope::parse(&envelope(&kb1, &[&root1])).unwrap();
     let json = env.to_canonical_json();

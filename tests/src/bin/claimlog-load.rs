@@ -28,9 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use claimlog_tests::claims_load::{
-    ClaimsRun, Vendor, Version, config_toml, serve_well_known,
-};
+use claimlog_tests::claims_load::{ClaimsRun, Vendor, Version, config_toml, serve_well_known};
 use claimlog_tests::keys::{envelope_json, padding_for, submitters};
 use clap::{Parser, Subcommand, ValueEnum};
 
