@@ -63,10 +63,7 @@ pub fn verify(
             .await
             .context("the log's checkpoint is not valid under the policy")?;
         let note = checkpoint.signed().note().clone();
-        let advance = match store
-            .advance(&client, &note, checkpoint.checkpoint())
-            .await
-        {
+        let advance = match store.advance(&client, &note, checkpoint.checkpoint()).await {
             Ok(a) => a,
             Err(StateError::Fork { error, saved, new }) => bail!(
                 "LOG INCONSISTENCY: {error}\n\
@@ -97,7 +94,11 @@ pub fn verify(
                 bail!("entry {index} does not carry the envelope's statement");
             }
         }
-        report(evidence.verify(&policy), json_out, Some(advance.to_string()))
+        report(
+            evidence.verify(&policy),
+            json_out,
+            Some(advance.to_string()),
+        )
     })
 }
 
