@@ -140,7 +140,8 @@ fn build_log(vendors: usize, versions: usize) -> Vec<Vec<u8>> {
             p["effectiveFrom"] = json!(ts(at));
             p["removedClaimIds"] = json!([]);
             if let Some((index, sha)) = &heads[v] {
-                p["supersedes"] = json!({"sequence": n - 1, "logIndex": index, "statementSha256": sha});
+                p["supersedes"] =
+                    json!({"sequence": n - 1, "logIndex": index, "statementSha256": sha});
             }
             let payload = serde_json::to_vec(&s).unwrap();
             heads[v] = Some((out.len(), hex::encode(Sha256::digest(&payload))));

@@ -71,6 +71,49 @@ fn answer(mut stream: TcpStream, body: &str) -> std::io::Result<()> {
     )
 }
 
+/// A webhook receiver on loopback: each POST body on the channel, answered
+/// 200 (the first request of each connection only; the monitor's client may
+/// reuse connections, so the server reads requests in a loop).
+fn webhook() -> (String, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let _ = receive(stream, &tx);
+            });
+        }
+    });
+    (url, rx)
+}
+
+fn receive(mut stream: TcpStream, tx: &mpsc::Sender<String>) -> std::io::Result<()> {
+    use std::io::Read as _;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut len = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+        let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+        write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")?;
+    }
+}
+
 /// A port the OS reports free (the log restarts on it, so the monitor's URL
 /// stays valid).
 fn free_port() -> u16 {
@@ -308,7 +351,8 @@ fn monitor_follows_restarts_outages_and_forks() {
     let state = dir.path().join("state");
 
     enroll(dir.path(), &url, "signing1");
-    let monitor = Monitor::start(&url, &policy, &state, &[]);
+    let (hook, posted) = webhook();
+    let monitor = Monitor::start(&url, &policy, &state, &["--webhook", &hook]);
     let enrolled = monitor.wait_for("vendor_enrolled");
     assert_eq!(enrolled["entry"]["domain"], "chat.example");
 
@@ -341,6 +385,22 @@ fn monitor_follows_restarts_outages_and_forks() {
         "{diff}"
     );
     assert_eq!(monitor.next_event()["event"], "claim_withdrawn");
+    // The webhook got the same events, in order.
+    let mut names = Vec::new();
+    while names.len() < 4 {
+        let body = posted.recv_timeout(DEADLINE).expect("webhook POST in time");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        names.push(v["event"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        names,
+        [
+            "vendor_enrolled",
+            "new_claim",
+            "claim_weakened",
+            "claim_withdrawn"
+        ]
+    );
     drop(monitor);
 
     // A restart reports nothing it reported before.
@@ -387,7 +447,7 @@ fn monitor_follows_restarts_outages_and_forks() {
     assert_eq!(fork["event"], "fork_detected", "{fork}");
     assert_eq!(fork["source"], "log");
     assert!(fork["ours"].as_str().unwrap().contains("\n3\n"), "{fork}");
-    assert!(fork["theirs"].as_str().unwrap().contains("\n5\n"), "{fork}");
+    assert!(fork["theirs"].as_str().unwrap().contains("\n4\n"), "{fork}");
     assert!(
         fork["reason"]
             .as_str()
