@@ -17,9 +17,11 @@ use std::path::PathBuf;
 
 pub mod binary;
 pub mod client;
+pub mod go;
 pub mod keys;
 pub mod server;
 pub mod verify;
+pub mod witness;
 
 /// The repository root (the workspace root, one level above this crate).
 pub fn repo_root() -> PathBuf {
