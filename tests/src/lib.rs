@@ -21,7 +21,7 @@ pub mod go;
 pub mod keys;
 pub mod server;
 pub mod verify;
-pub mod witness;
+pub mod witness_process;
 
 /// The repository root (the workspace root, one level above this crate).
 pub fn repo_root() -> PathBuf {

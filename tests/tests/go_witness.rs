@@ -26,7 +26,7 @@ use claimlog_tests::client::{Client, Response};
 use claimlog_tests::go::{describe, interop_binary, run_interop};
 use claimlog_tests::keys::{Submitter, envelope_json, submitters};
 use claimlog_tests::server::{Server, TestLog};
-use claimlog_tests::witness::WitnessProcess;
+use claimlog_tests::witness_process::WitnessProcess;
 use sha2::{Digest as _, Sha256};
 
 /// The size of the foreign log after `foreign-log run` (foreignlog.go).
@@ -50,7 +50,11 @@ fn now() -> u64 {
 /// Runs the Go program and requires success; returns stdout.
 fn go_ok(go: &std::path::Path, args: &[&OsStr]) -> String {
     let out = run_interop(go, args);
-    assert!(out.status.success(), "Go program failed:\n{}", describe(&out));
+    assert!(
+        out.status.success(),
+        "Go program failed:\n{}",
+        describe(&out)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -112,10 +116,7 @@ fn our_witness_cosigns_a_foreign_log() {
         "ok: bad proof: proof with a flipped byte: 422",
         "ok: foreign log ",
     ] {
-        assert!(
-            stdout.contains(expected),
-            "missing {expected:?}:\n{stdout}"
-        );
+        assert!(stdout.contains(expected), "missing {expected:?}:\n{stdout}");
     }
     let final_line = line_value(&stdout, "final ");
     let (size, root) = final_line.split_once(' ').expect("final <size> <root>");
@@ -167,6 +168,35 @@ fn our_witness_cosigns_a_foreign_log() {
             .iter()
             .any(|r| r["kind"] == "consistency-proof-failed" && r["origin"] == origin.as_str()),
         "no failed-proof evidence: {evidence}"
+    );
+
+    // The Go client's own cosignature check is not a formality: against a
+    // fresh witness whose key is not the one it is told to expect, it
+    // fails at the first 200.
+    let other_dir = tempfile::tempdir().expect("temp dir");
+    let other = WitnessProcess::start_claimlog(
+        other_dir.path(),
+        "witness.test.claimlog.dev/interop",
+        &[(origin.clone(), log_vkey.clone())],
+    )
+    .expect("second claimlog-witness starts");
+    assert_ne!(other.vkey(), witness.vkey());
+    let out = run_interop(
+        go,
+        &[
+            OsStr::new("foreign-log"),
+            OsStr::new("run"),
+            OsStr::new(other.url()),
+            OsStr::new(&witness_vkey),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("first checkpoint")
+            && stderr.contains("no cosignature by"),
+        "foreign-log accepted cosignatures from an unexpected key:\n{}",
+        describe(&out)
     );
 }
 
@@ -336,7 +366,13 @@ fn foreign_witness_cosigns_our_log() {
     let (note2, cp2) = ours.grow(5);
     let proof = ours.consistency(&cp1, &cp2);
     let req = AddCheckpointRequest::new(cp1.size(), proof, note2.clone()).expect("request");
-    expect_cosigned(&add_checkpoint(&wclient, &req), &wkey, &ours.key, &note2, &cp2);
+    expect_cosigned(
+        &add_checkpoint(&wclient, &req),
+        &wkey,
+        &ours.key,
+        &note2,
+        &cp2,
+    );
 
     // A client that does not know the witness's size sends old 0 and gets
     // 409 with it; so does one with a stale size. It retries from the size
@@ -359,13 +395,24 @@ fn foreign_witness_cosigns_our_log() {
     assert_eq!(retry_from, cp2.size());
     let proof = ours.consistency(&cp2, &cp3);
     let req = AddCheckpointRequest::new(retry_from, proof, note3.clone()).expect("request");
-    expect_cosigned(&add_checkpoint(&wclient, &req), &wkey, &ours.key, &note3, &cp3);
+    expect_cosigned(
+        &add_checkpoint(&wclient, &req),
+        &wkey,
+        &ours.key,
+        &note3,
+        &cp3,
+    );
 
     // A bad proof: one flipped bit, then a truncated one: 422; the good one
     // is still accepted afterwards (nothing was stored).
     let (note4, cp4) = ours.grow(40);
     let good = ours.consistency(&cp3, &cp4);
-    assert!(!good.is_empty(), "{} -> {} needs a proof", cp3.size(), cp4.size());
+    assert!(
+        !good.is_empty(),
+        "{} -> {} needs a proof",
+        cp3.size(),
+        cp4.size()
+    );
     let mut flipped = good.clone();
     flipped[0].0[7] ^= 0x10;
     for bad in [flipped, good[..good.len() - 1].to_vec()] {
@@ -374,7 +421,13 @@ fn foreign_witness_cosigns_our_log() {
         assert_eq!(resp.status, 422, "bad proof: {}", resp.text());
     }
     let req = AddCheckpointRequest::new(cp3.size(), good, note4.clone()).expect("request");
-    expect_cosigned(&add_checkpoint(&wclient, &req), &wkey, &ours.key, &note4, &cp4);
+    expect_cosigned(
+        &add_checkpoint(&wclient, &req),
+        &wkey,
+        &ours.key,
+        &note4,
+        &cp4,
+    );
 
     // A fork: the log's own key signs another root at the cosigned size:
     // 422 (spec HEAD); a log signature that fails: 403.
@@ -384,8 +437,7 @@ fn foreign_witness_cosigns_our_log() {
         Hash(Sha256::digest(b"a different history").into()),
     );
     let fork = SignedCheckpoint::sign(&forked, &ours.signer_key()).expect("sign fork");
-    let req =
-        AddCheckpointRequest::new(cp4.size(), vec![], fork.note().clone()).expect("request");
+    let req = AddCheckpointRequest::new(cp4.size(), vec![], fork.note().clone()).expect("request");
     let resp = add_checkpoint(&wclient, &req);
     assert_eq!(resp.status, 422, "fork: {}", resp.text());
     let mut tampered = note4.to_string().into_bytes();
@@ -408,5 +460,11 @@ fn foreign_witness_cosigns_our_log() {
     expect_conflict(&add_checkpoint(&wclient, &req), cp4.size());
     let proof = ours.consistency(&cp4, &cp5);
     let req = AddCheckpointRequest::new(cp4.size(), proof, note5.clone()).expect("request");
-    expect_cosigned(&add_checkpoint(&wclient, &req), &wkey, &ours.key, &note5, &cp5);
+    expect_cosigned(
+        &add_checkpoint(&wclient, &req),
+        &wkey,
+        &ours.key,
+        &note5,
+        &cp5,
+    );
 }

@@ -60,11 +60,7 @@ impl WitnessProcess {
     /// free loopback port with its state (cosigner key and `state.json`) in
     /// `dir/state`, trusting the logs `log_vkeys` (their names are the
     /// origins). Stderr goes to `dir/witness.log`.
-    pub fn start_go(
-        go: &Path,
-        dir: &Path,
-        log_vkeys: &[String],
-    ) -> anyhow::Result<WitnessProcess> {
+    pub fn start_go(go: &Path, dir: &Path, log_vkeys: &[String]) -> anyhow::Result<WitnessProcess> {
         let mut cmd = Command::new(go);
         cmd.args(["witness", "-listen", "127.0.0.1:0", "-state"])
             .arg(dir.join("state"));
@@ -78,9 +74,7 @@ impl WitnessProcess {
         std::fs::create_dir_all(dir)?;
         let log_path = dir.join("witness.log");
         let log = File::options().create(true).append(true).open(&log_path)?;
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
         let tail = |e: anyhow::Error| {
             let text = std::fs::read_to_string(&log_path).unwrap_or_default();
             e.context(format!("witness log:\n{text}"))
