@@ -46,6 +46,18 @@ fn profile_dir() -> Result<(PathBuf, String), String> {
     Ok((dir, profile))
 }
 
+/// A scratch directory for build outputs of the tests (`target/tmp`, like
+/// Cargo's `CARGO_TARGET_TMPDIR`, which only integration tests get): the
+/// target directory of the running executable, or `target/` under the
+/// repository root when that cannot be told.
+pub fn target_tmp_dir() -> PathBuf {
+    profile_dir()
+        .ok()
+        .and_then(|(dir, _)| dir.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| crate::repo_root().join("target"))
+        .join("tmp")
+}
+
 /// Builds binary `bin` of package `package` with Cargo into the running
 /// executable's target directory and profile; returns its path.
 pub fn build(package: &str, bin: &str) -> Result<PathBuf, String> {

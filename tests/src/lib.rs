@@ -18,10 +18,12 @@ use std::path::PathBuf;
 pub mod binary;
 pub mod claims_load;
 pub mod client;
+pub mod go;
 pub mod keys;
 pub mod server;
 pub mod verify;
 pub mod witness;
+pub mod witness_process;
 
 /// The repository root (the workspace root, one level above this crate).
 pub fn repo_root() -> PathBuf {

@@ -109,43 +109,8 @@ impl Server {
     /// Spawns `cmd` (stdout piped) and reads `vkey ...` and
     /// `listening on ...` from it; a thread keeps draining stdout so that
     /// the server never writes into a closed pipe.
-    pub fn spawn(mut cmd: Command) -> anyhow::Result<Server> {
-        let mut child = cmd.spawn().context("spawning claimlog serve")?;
-        let Some(stdout) = child.stdout.take() else {
-            bail!("stdout was not piped");
-        };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                // The receiver stops listening after the start-up lines.
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut vkey = None;
-        let mut addr = None;
-        while addr.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match rx.recv_timeout(left) {
-                Ok(l) => l,
-                Err(e) => {
-                    let _ = child.kill();
-                    let status = child.wait().ok();
-                    bail!("server did not start ({e}); exit status {status:?}");
-                }
-            };
-            if let Some(v) = line.strip_prefix("vkey ") {
-                vkey = Some(v.to_owned());
-            } else if let Some(a) = line.strip_prefix("listening on ") {
-                addr = Some(a.parse::<SocketAddr>().context("listening address")?);
-            } else {
-                bail!("unexpected start-up line {line:?}");
-            }
-        }
-        let (Some(vkey), Some(addr)) = (vkey, addr) else {
-            bail!("server printed no vkey line");
-        };
+    pub fn spawn(cmd: Command) -> anyhow::Result<Server> {
+        let (child, vkey, addr) = spawn_announced(cmd, "vkey ")?;
         Ok(Server {
             child: Some(child),
             addr,
@@ -209,6 +174,59 @@ impl Drop for Server {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+}
+
+/// Spawns `cmd` (stdout piped) and waits, at most [`START_TIMEOUT`], for the
+/// two start-up lines every server in this repository prints (and the Go
+/// interop witness copies): `<vkey_prefix><vkey>` and then
+/// `listening on <addr>`. A thread keeps draining stdout afterwards so that
+/// the process never writes into a closed pipe. Returns the child, the vkey
+/// and the address; on failure the child is killed.
+pub fn spawn_announced(
+    mut cmd: Command,
+    vkey_prefix: &str,
+) -> anyhow::Result<(Child, String, SocketAddr)> {
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("spawning {:?}", cmd.get_program()))?;
+    let Some(stdout) = child.stdout.take() else {
+        bail!("stdout was not piped");
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            // The receiver stops listening after the start-up lines.
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + START_TIMEOUT;
+    let read = || -> anyhow::Result<(String, SocketAddr)> {
+        let mut vkey = None;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .map_err(|e| anyhow::anyhow!("no start-up line ({e})"))?;
+            if let Some(v) = line.strip_prefix(vkey_prefix) {
+                vkey = Some(v.to_owned());
+            } else if let Some(a) = line.strip_prefix("listening on ") {
+                let addr = a.parse::<SocketAddr>().context("listening address")?;
+                let vkey = vkey.with_context(|| format!("no {vkey_prefix:?} line"))?;
+                return Ok((vkey, addr));
+            } else {
+                bail!("unexpected start-up line {line:?}");
+            }
+        }
+    };
+    match read() {
+        Ok((vkey, addr)) => Ok((child, vkey, addr)),
+        Err(e) => {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            Err(e.context(format!("process did not start; exit status {status:?}")))
         }
     }
 }

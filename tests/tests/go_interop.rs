@@ -12,8 +12,6 @@
 
 #[path = "../interop/exchange.rs"]
 mod exchange;
-#[path = "../interop/harness.rs"]
-mod interop_harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -26,11 +24,11 @@ use claimlog::note::{KeyName, KeyType, Note, SignerKey, VerifierKey};
 use claimlog::tiles::{self, Tile, TileAppender, TileError, TileHashReader, TilePath, TileReader};
 use serde_json::{Value, json};
 
+use claimlog_tests::go::{describe, interop_binary, run_interop};
 use exchange::{
     Manifest, StaticServer, copy_dir, edit_manifest, flip_byte, list_tile_files, write_file,
     write_manifest,
 };
-use interop_harness::{describe, interop_binary, run_interop};
 
 /// The size of the log Go's `gen` writes (tests/interop/go/gen.go).
 const GO_SIZE: u64 = 70_000;

@@ -9,6 +9,13 @@
 //	check <dir>            verify the same kind of directory written by Rust
 //	check-log <url> <vkey> verify a live tlog-tiles log (checkpoint, tiles,
 //	                       a few inclusion proofs) over HTTP
+//	foreign-log key        print the foreign log's origin and vkey
+//	foreign-log run <witness-url> <witness-vkey>
+//	                       act as a log that is not claimlog's and drive a
+//	                       tlog-witness through add-checkpoint (foreignlog.go)
+//	witness -state DIR [-listen ADDR] [-name NAME] -log VKEY...
+//	                       serve a tlog-witness that is not claimlog's
+//	                       (witness.go)
 //
 // The directory layout and the manifest (interop.json) are documented in
 // ../README.md. Every failure exits non-zero with a message naming the first
@@ -86,8 +93,16 @@ func main() {
 		err = check(args[1])
 	case len(args) == 3 && args[0] == "check-log":
 		err = checkLog(args[1], args[2])
+	case len(args) == 2 && args[0] == "foreign-log" && args[1] == "key":
+		err = foreignLogKey()
+	case len(args) == 4 && args[0] == "foreign-log" && args[1] == "run":
+		err = runForeignLog(args[2], args[3])
+	case len(args) >= 1 && args[0] == "witness":
+		err = runWitness(args[1:])
 	default:
-		fmt.Fprintln(os.Stderr, "usage: claimlog-interop gen <dir> | check <dir> | check-log <url> <vkey>")
+		fmt.Fprintln(os.Stderr, "usage: claimlog-interop gen <dir> | check <dir> | check-log <url> <vkey> |\n"+
+			"  foreign-log key | foreign-log run <witness-url> <witness-vkey> |\n"+
+			"  witness -state DIR [-listen ADDR] [-name NAME] -log VKEY...")
 		os.Exit(2)
 	}
 	if err != nil {
