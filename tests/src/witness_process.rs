@@ -6,23 +6,18 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 
 use claimlog::cosignature::CosignatureVerifier;
 
-use crate::binary::build;
 use crate::server::spawn_announced;
 
-/// The `claimlog-witness` binary, built on first use like
-/// [`crate::binary::claimlog_binary`].
+/// The `claimlog-witness` binary (see [`crate::witness::witness_binary`]:
+/// built once, or taken from `CLAIMLOG_WITNESS_BIN`).
 ///
 /// # Panics
 /// If the build fails (the message holds Cargo's output).
 pub fn claimlog_witness_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        build("claimlog-witness", "claimlog-witness").unwrap_or_else(|e| panic!("{e}"))
-    })
+    crate::witness::witness_binary()
 }
 
 /// A running witness process. Dropping it SIGKILLs it.
