@@ -15,8 +15,14 @@
 //! - [`dsse`]: DSSE v1 envelopes around in-toto Statements.
 //! - [`claim`]: our privacy-claim and key-binding predicates: strict parsing,
 //!   validation, series rules and diffs.
+//! - [`entry`]: the log entry (an envelope plus its integration time).
+//! - [`evidence`]: offline evidence bundles and the client-side verifier.
+//! - [`view`]: a client's saved view of a log and the rule for advancing it.
+//! - [`monitor`]: following a log and re-verifying every entry (pure state;
+//!   the follow loop is `monitor::driver`, feature `server`).
 //!
-//! I/O edge (feature `server`): `server` (storage, sequencer, HTTP API).
+//! I/O edge (feature `server`): `server` (storage, sequencer, HTTP API) and
+//! `client` (fetching checkpoints, tiles and entries from a log).
 
 #![forbid(unsafe_code)]
 
@@ -24,11 +30,17 @@ pub mod checkpoint;
 pub mod claim;
 pub mod cosignature;
 pub mod dsse;
+pub mod entry;
+pub mod evidence;
 pub mod merkle;
+pub mod monitor;
 pub mod note;
 pub mod policy;
 pub mod proof_bundle;
 #[cfg(feature = "server")]
+pub mod client;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod tiles;
+pub mod view;
 pub mod witness_wire;

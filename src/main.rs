@@ -65,6 +65,10 @@ enum Command {
         /// TOML configuration file; flags override it.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// A C2SP tlog-policy file: publish only checkpoints its witnesses
+        /// cosigned (overrides `witness_policy` in the config file).
+        #[arg(long, value_name = "FILE")]
+        witness_policy: Option<PathBuf>,
     },
     /// Sign an in-toto Statement (JSON) into a DSSE envelope on stdout.
     Sign {
@@ -146,6 +150,53 @@ enum Command {
         /// The newer version.
         b: PathBuf,
     },
+    /// Verify an entry (by index, or the envelope file of a statement) against
+    /// the log, trusting only the policy: checkpoint signature and witness
+    /// quorum, inclusion computed from tiles, the envelope's signature, and the
+    /// signing key's binding to the issuer's domain at that index. Saves the
+    /// checkpoint and checks consistency with the one saved last time.
+    Verify {
+        /// The log's base URL.
+        #[arg(long)]
+        log: String,
+        /// The tlog-policy file (logs, witnesses, quorum).
+        #[arg(long)]
+        policy: PathBuf,
+        /// An entry index, or the path of a DSSE envelope file.
+        target: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// State directory for saved checkpoints (default
+        /// $XDG_STATE_HOME/claimlog or ~/.local/state/claimlog).
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Write an evidence bundle (spec/bundle.md) for the entry at INDEX.
+    Bundle {
+        /// The log's base URL.
+        #[arg(long)]
+        log: String,
+        /// Entry index.
+        index: u64,
+        /// Output file.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Verify the bundle under this policy before writing it.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Verify an evidence bundle offline against a tlog-policy.
+    VerifyBundle {
+        /// The tlog-policy file.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The bundle file.
+        bundle: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a stopped log's data directory: re-derive the tree from the
     /// entries and compare with tiles, dedup index and checkpoint.
     Check {
@@ -214,6 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             key,
             allow_submitter,
             config,
+            witness_policy,
         } => {
             let mut cfg = match &config {
                 Some(path) => Config::from_file(path)?,
@@ -232,6 +284,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.key_file = Some(k);
             }
             cfg.allow_submitters.extend(allow_submitter);
+            if let Some(p) = witness_policy {
+                cfg.witness_policy = Some(p);
+            }
             serve(cfg)
         }
         Command::Sign { key, statement } => {
@@ -357,6 +412,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Verify {
+            log,
+            policy,
+            target,
+            json,
+            state,
+        } => cli::verify::verify(&log, &policy, &target, json, state),
+        Command::Bundle {
+            log,
+            index,
+            out,
+            policy,
+        } => cli::verify::bundle(&log, index, &out, policy.as_deref()),
+        Command::VerifyBundle {
+            policy,
+            bundle,
+            json,
+        } => cli::verify::verify_bundle(&policy, &bundle, json),
         Command::Check { data_dir } => {
             let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SledStore::open(&data_dir)?);
             let report = check_log(&store, None)?;

@@ -13,9 +13,14 @@
 //!   [`authorize_claim_signer`]);
 //! - diffs between two versions ([`diff`]).
 //!
+//! - who may sign at integration time, shared by the log's admission and the
+//!   monitor's re-verification ([`verified_signers`], [`authorize_claim_signers`],
+//!   [`check_root_signatures`]).
+//!
 //! Out of scope: DSSE envelopes and signature checks (`crate::dsse`), fetching the
 //! well-known document, storage of heads and indexes (the server).
 
+mod admission;
 mod data_handling;
 mod diff;
 mod key_binding;
@@ -33,6 +38,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use admission::{
+    authorize_claim_signers, check_root_signatures, verified_signers, verify_signature,
+};
 pub use data_handling::{
     AppIdentifier, Assurance, Claim, DATA_HANDLING_V1, DataCategory, DataHandling, Evidence,
     Exception, Issuer, LocalizedText, OperatorAccess, Purposes, Retention, ServerProcessing,
@@ -421,6 +429,20 @@ pub enum ClaimError {
         keyid: String,
         /// Integration time.
         at: Timestamp,
+    },
+    /// 403: a signature names a bound key but does not verify with it.
+    #[error("signature {index} by key {keyid} does not verify")]
+    SignatureInvalid {
+        /// Position of the signature in the envelope.
+        index: usize,
+        /// The key id it names.
+        keyid: String,
+    },
+    /// 403: a key binding lacks the signature of a root key it needs.
+    #[error("key binding must be signed by root key {keyid}")]
+    MissingRootSignature {
+        /// The root key's id.
+        keyid: String,
     },
     /// 403: the signing key was revoked as compromised at or before integration time.
     #[error("key {keyid} is revoked as compromised since {compromised_since}")]

@@ -1,3 +1,4 @@
 //! Subcommands of the `claimlog` binary that have their own files.
 
 pub mod claims;
+pub mod verify;

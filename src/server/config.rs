@@ -83,6 +83,14 @@ pub struct Config {
     /// Domain mode: milliseconds allowed for fetching a well-known document
     /// (connect and total). Default 5000.
     pub well_known_timeout_ms: u64,
+    /// A C2SP tlog-policy file naming the witnesses that must cosign a
+    /// checkpoint before it is published (every witness line needs its
+    /// submission URL; see `spec/witnessing.md`). Default none: the
+    /// log-signed checkpoint is published as is.
+    pub witness_policy: Option<PathBuf>,
+    /// Milliseconds allowed for one witness's whole `add-checkpoint`
+    /// exchange (including the retry after a 409). Default 5000.
+    pub witness_timeout_ms: u64,
 }
 
 /// What the log admits (`admission` in the configuration).
@@ -115,6 +123,8 @@ impl Default for Config {
             claim_max_skew_secs: 600,
             well_known_base_urls: BTreeMap::new(),
             well_known_timeout_ms: 5000,
+            witness_policy: None,
+            witness_timeout_ms: 5000,
         }
     }
 }
@@ -198,6 +208,7 @@ impl Config {
             ("heartbeat_interval_secs", self.heartbeat_interval_secs),
             ("receipt_timeout_secs", self.receipt_timeout_secs),
             ("well_known_timeout_ms", self.well_known_timeout_ms),
+            ("witness_timeout_ms", self.witness_timeout_ms),
         ] {
             if value == 0 {
                 return Err(invalid(format!("{name} must be positive")));

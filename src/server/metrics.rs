@@ -21,6 +21,8 @@ pub struct Metrics {
     submissions: Mutex<BTreeMap<&'static str, u64>>,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Per-witness metrics (empty without a witness policy).
+    pub witnesses: std::sync::Arc<crate::server::witnessing::WitnessMetrics>,
 }
 
 /// Values read at render time.
@@ -152,6 +154,7 @@ impl Metrics {
                 route.replace('\\', "\\\\").replace('"', "\\\"")
             );
         }
+        self.witnesses.render(&mut out);
         out
     }
 }

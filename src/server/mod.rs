@@ -14,5 +14,6 @@ pub mod reader;
 pub mod run;
 pub mod sequencer;
 pub mod store;
+pub mod witnessing;
 
 pub use run::{ServeError, serve};

@@ -18,10 +18,11 @@ use crate::server::claims::wellknown::WellKnownClient;
 use crate::server::config::{AdmissionMode, Config, ConfigError, load_or_create_key};
 use crate::server::http::{App, router};
 use crate::server::metrics::Metrics;
-use crate::server::publisher::{NoWitnesses, PublishError, PublishOutcome, Publisher};
+use crate::server::publisher::{NoWitnesses, PublishError, PublishOutcome, Publisher, WitnessHook};
 use crate::server::reader::LogReader;
 use crate::server::sequencer::{Sequencer, SequencerConfig, SequencerError, SystemClock};
 use crate::server::store::{SledStore, Store, StoreError};
+use crate::server::witnessing::{Setup, Witnessing};
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -67,12 +68,34 @@ pub async fn serve(
             pool_capacity: config.pool_capacity,
         },
     )?);
+    let metrics = Arc::new(Metrics::default());
+    // With a witness policy, checkpoints are published only once its quorum
+    // cosigned them (spec/witnessing.md); the policy is checked here, before
+    // anything is served.
+    let hook: Arc<dyn WitnessHook> = match &config.witness_policy {
+        None => Arc::new(NoWitnesses),
+        Some(path) => Arc::new(
+            Witnessing::from_policy_file(
+                path,
+                &log_key.verifier(),
+                Setup {
+                    reader: LogReader::new(store.clone()),
+                    published: store.published_checkpoint()?,
+                    clock: clock.clone(),
+                    timeout: Duration::from_millis(config.witness_timeout_ms),
+                    metrics: metrics.witnesses.clone(),
+                    runtime: tokio::runtime::Handle::current(),
+                },
+            )
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+        ),
+    };
     let publisher = Arc::new(Publisher::new(
         store.clone(),
         clock,
         log_key,
         origin,
-        Arc::new(NoWitnesses),
+        hook,
         config.heartbeat_interval_secs,
     )?);
     let claims = match config.admission {
@@ -89,7 +112,6 @@ pub async fn serve(
             Some(Arc::new(ClaimAdmission::new(policy, client)))
         }
     };
-    let metrics = Arc::new(Metrics::default());
     let wake = Arc::new(Notify::new());
     let app = Arc::new(App {
         sequencer: sequencer.clone(),
@@ -226,6 +248,9 @@ async fn publish_step(publisher: &Arc<Publisher>, sequencer: &Arc<Sequencer>, me
             tracing::debug!(size, "published checkpoint");
         }
         Ok(Ok(PublishOutcome::Unchanged)) => {}
+        // Already logged as a warning and counted by the witness client;
+        // the next interval retries.
+        Ok(Err(PublishError::Witness(_))) => {}
         Ok(Err(e)) => {
             metrics.error("publishing");
             tracing::error!(error = %e, "publishing failed");

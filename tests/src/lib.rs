@@ -20,6 +20,7 @@ pub mod client;
 pub mod keys;
 pub mod server;
 pub mod verify;
+pub mod witness;
 
 /// The repository root (the workspace root, one level above this crate).
 pub fn repo_root() -> PathBuf {

@@ -27,14 +27,13 @@ pub mod wellknown;
 
 use std::sync::Arc;
 
-use ed25519_dalek::VerifyingKey;
 use serde_json::json;
 
 use crate::claim::{
     BoundKey, ClaimError, DATA_HANDLING_V1, KEY_BINDING_V1, KeyBinding, KeyBindingHead,
     ParsedStatement, Predicate, SeriesHead, SeriesPolicy, Sha256Digest, Timestamp,
-    authorize_claim_signer, check_key_binding_series, check_series, parse_and_validate,
-    required_signers,
+    authorize_claim_signers, check_key_binding_series, check_root_signatures, check_series,
+    parse_and_validate, verified_signers, verify_signature,
 };
 use crate::dsse::Envelope;
 use crate::server::sequencer::{BatchView, CommitCheck, Rejection};
@@ -179,17 +178,8 @@ impl CommitCheck for ClaimCheck {
                         format!("{} was enrolled while this enrollment waited", kb.domain),
                     ));
                 }
-                let signers = required_signers(head.as_ref().map(|h| &h.binding), kb, at)
+                check_root_signatures(head.as_ref().map(|h| &h.binding), kb, &self.verified, at)
                     .map_err(claim_rejection)?;
-                for key in signers {
-                    let keyid = key.keyid();
-                    if !self.verified.contains(&keyid) {
-                        return Err(rejection(
-                            403,
-                            format!("key binding must be signed by root key {keyid}"),
-                        ));
-                    }
-                }
                 let version = VersionRecord {
                     log_index,
                     sequence: kb.sequence,
@@ -208,37 +198,14 @@ impl CommitCheck for ClaimCheck {
             Predicate::DataHandling(dh) => {
                 let domain = &dh.issuer.domain;
                 let keys = load_key_head(|k| view.index_get(k), |i| view.entry(i), domain)
-                    .map_err(internal)?
-                    .ok_or_else(|| {
-                        claim_rejection(ClaimError::KeyNotBound {
-                            keyid: self
-                                .verified
-                                .first()
-                                .map(|k| k.to_string())
-                                .unwrap_or_default(),
-                            domain: domain.to_string(),
-                        })
-                    })?;
-                // Any one verified signature by a key valid now suffices; if
-                // none is, report the first key's reason.
-                let mut first_error = None;
-                let authorized = self.verified.iter().any(|keyid| {
-                    match authorize_claim_signer(&keys.binding, domain, keyid, at) {
-                        Ok(_) => true,
-                        Err(e) => {
-                            first_error.get_or_insert(e);
-                            false
-                        }
-                    }
-                });
-                if !authorized {
-                    return Err(claim_rejection(first_error.unwrap_or(
-                        ClaimError::KeyNotBound {
-                            keyid: String::new(),
-                            domain: domain.to_string(),
-                        },
-                    )));
-                }
+                    .map_err(internal)?;
+                authorize_claim_signers(
+                    keys.as_ref().map(|h| &h.binding),
+                    domain,
+                    &self.verified,
+                    at,
+                )
+                .map_err(claim_rejection)?;
                 let head = load_series_head(view, dh)?;
                 if let Some(e) = check_series(head.as_ref(), dh, at, &self.policy)
                     .into_iter()
@@ -286,6 +253,8 @@ pub fn claim_status(e: &ClaimError) -> u16 {
         ClaimError::KeyNotBound { .. }
         | ClaimError::KeyNotValid { .. }
         | ClaimError::KeyRevoked { .. }
+        | ClaimError::SignatureInvalid { .. }
+        | ClaimError::MissingRootSignature { .. }
         | ClaimError::NoCurrentRoot { .. } => 403,
         _ => 400,
     }
@@ -339,32 +308,17 @@ fn load_series_head(
     }
 }
 
-/// Verifies every signature whose keyid names one of `keys`; returns the
-/// keyids that verified. A named key whose signature fails is a 403: an
-/// envelope carrying a forged signature is refused outright.
+/// Verifies every signature whose keyid names one of `keys`
+/// ([`verified_signers`] with `verify_strict`); returns the keyids that
+/// verified.
 fn verify_signatures(
     envelope: &Envelope,
     keys: &[BoundKey],
 ) -> Result<Vec<Sha256Digest>, Rejection> {
-    let msg = envelope.pae();
-    let mut verified = Vec::new();
-    for (j, sig) in envelope.signatures().iter().enumerate() {
-        let Some(key) = keys.iter().find(|k| k.keyid.to_string() == sig.keyid) else {
-            continue;
-        };
-        let ok = VerifyingKey::from_bytes(&key.public_key.0)
-            .is_ok_and(|vk| vk.verify_strict(&msg, &sig.sig).is_ok());
-        if !ok {
-            return Err(rejection(
-                403,
-                format!("signature {j} by key {} does not verify", key.keyid),
-            ));
-        }
-        if !verified.contains(&key.keyid) {
-            verified.push(key.keyid);
-        }
-    }
-    Ok(verified)
+    verified_signers(envelope, keys, |j, key| {
+        verify_signature(envelope, j, &key.public_key)
+    })
+    .map_err(claim_rejection)
 }
 
 fn statement_record(
