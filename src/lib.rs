@@ -28,6 +28,8 @@
 
 pub mod checkpoint;
 pub mod claim;
+#[cfg(feature = "server")]
+pub mod client;
 pub mod cosignature;
 pub mod dsse;
 pub mod entry;
@@ -37,8 +39,6 @@ pub mod monitor;
 pub mod note;
 pub mod policy;
 pub mod proof_bundle;
-#[cfg(feature = "server")]
-pub mod client;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod tiles;

@@ -197,6 +197,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Follow a log from saved state, re-verify every entry and print events
+    /// as JSON lines (spec/monitor.md).
+    Monitor {
+        /// The log's base URL.
+        #[arg(long)]
+        log: String,
+        /// The tlog-policy file (the log's key, witnesses with their URLs).
+        #[arg(long)]
+        policy: PathBuf,
+        /// State directory (created if missing; one monitor at a time).
+        #[arg(long)]
+        state: PathBuf,
+        /// Report only events about this vendor domain; repeatable.
+        #[arg(long)]
+        watch: Vec<String>,
+        /// POST each reported event (JSON) to this URL, with retries.
+        #[arg(long)]
+        webhook: Option<String>,
+        /// Do one step (catch up, compare with witnesses) and exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between steps.
+        #[arg(long, default_value_t = 10.0)]
+        interval: f64,
+        /// Report `log_stalled` after this many seconds without a new checkpoint.
+        #[arg(long, default_value_t = 3600)]
+        heartbeat: u64,
+        /// Threads verifying entries (default: the machine's parallelism).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Check a stopped log's data directory: re-derive the tree from the
     /// entries and compare with tiles, dedup index and checkpoint.
     Check {
@@ -430,6 +461,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bundle,
             json,
         } => cli::verify::verify_bundle(&policy, &bundle, json),
+        Command::Monitor {
+            log,
+            policy,
+            state,
+            watch,
+            webhook,
+            once,
+            interval,
+            heartbeat,
+            threads,
+        } => cli::monitor::monitor(cli::monitor::MonitorArgs {
+            log,
+            policy,
+            state,
+            watch,
+            webhook,
+            once,
+            interval,
+            heartbeat,
+            threads,
+        }),
         Command::Check { data_dir } => {
             let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SledStore::open(&data_dir)?);
             let report = check_log(&store, None)?;

@@ -77,7 +77,10 @@ impl fmt::Display for Advance {
             Advance::First => f.write_str("first checkpoint seen of this log"),
             Advance::Same => f.write_str("same tree as last time"),
             Advance::Grew { from, to } => {
-                write!(f, "consistent with the size {from} seen last time (now {to})")
+                write!(
+                    f,
+                    "consistent with the size {from} seen last time (now {to})"
+                )
             }
         }
     }

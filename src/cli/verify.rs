@@ -63,10 +63,7 @@ pub fn verify(
             .await
             .context("the log's checkpoint is not valid under the policy")?;
         let note = checkpoint.signed().note().clone();
-        let advance = match store
-            .advance(&client, &note, checkpoint.checkpoint())
-            .await
-        {
+        let advance = match store.advance(&client, &note, checkpoint.checkpoint()).await {
             Ok(a) => a,
             Err(StateError::Fork { error, saved, new }) => bail!(
                 "LOG INCONSISTENCY: {error}\n\
@@ -97,7 +94,11 @@ pub fn verify(
                 bail!("entry {index} does not carry the envelope's statement");
             }
         }
-        report(evidence.verify(&policy), json_out, Some(advance.to_string()))
+        report(
+            evidence.verify(&policy),
+            json_out,
+            Some(advance.to_string()),
+        )
     })
 }
 
@@ -176,7 +177,7 @@ fn report(
     }
 }
 
-fn read_policy(path: &Path) -> anyhow::Result<Policy> {
+pub(crate) fn read_policy(path: &Path) -> anyhow::Result<Policy> {
     let bytes = read_capped(path, MAX_POLICY_SIZE)?;
     Policy::parse(&bytes).with_context(|| format!("policy {}", path.display()))
 }

@@ -19,7 +19,6 @@
 //! Also here: the saved checkpoint view ([`state`]). Out of scope: the evidence format
 //! ([`crate::evidence`]).
 
-
 mod bundle;
 pub mod state;
 mod vendor;
@@ -240,7 +239,9 @@ impl LogClient {
             return Ok(data[..tile.data_len()].to_vec());
         }
         if !tile.is_full()
-            && let Some(data) = self.get_optional(&format!("/{}", tile.path()), MAX_TILE_BYTES).await?
+            && let Some(data) = self
+                .get_optional(&format!("/{}", tile.path()), MAX_TILE_BYTES)
+                .await?
         {
             return self.check_len(&tile, data);
         }
@@ -361,12 +362,10 @@ impl LogClient {
             // The right edge, and the bundle's level-0 tile with every tile above it:
             // a superset of what the authenticated reader asks for.
             let mut plan = tiles_for_tree_hash(size)?;
-            plan.extend(
-                (0..=MAX_LEVEL).map_while(|level| {
-                    let index = n.checked_shr(TILE_HEIGHT * u32::from(level)).unwrap_or(0);
-                    tile_in_tree(size, level, index)
-                }),
-            );
+            plan.extend((0..=MAX_LEVEL).map_while(|level| {
+                let index = n.checked_shr(TILE_HEIGHT * u32::from(level)).unwrap_or(0);
+                tile_in_tree(size, level, index)
+            }));
             let tiles = self.tiles(&plan).await?;
             let reader = TileHashReader::new(size, *checkpoint.root(), &tiles);
             let hashes = reader.read_hashes_checked(&indexes)?;
@@ -394,7 +393,10 @@ impl LogClient {
     ) -> Result<Vec<Hash>, ClientError> {
         let (m, n) = (old.size(), new.size());
         if m > n {
-            return Err(ClientError::Proof(ProofError::OldSizeGreater { old: m, new: n }));
+            return Err(ClientError::Proof(ProofError::OldSizeGreater {
+                old: m,
+                new: n,
+            }));
         }
         if m == 0 {
             // RFC 9162 §2.1.4: there is no proof from the empty tree; everything extends it.

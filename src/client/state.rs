@@ -186,16 +186,17 @@ impl CheckpointStore {
             }
             _ => Vec::new(),
         };
-        let advance = check_advance(saved.as_ref().map(|(_, c)| c), new, &proof).map_err(
-            |error| StateError::Fork {
-                error,
-                saved: saved
-                    .as_ref()
-                    .map(|(n, _)| n.to_string())
-                    .unwrap_or_default(),
-                new: new_note.to_string(),
-            },
-        )?;
+        let advance =
+            check_advance(saved.as_ref().map(|(_, c)| c), new, &proof).map_err(|error| {
+                StateError::Fork {
+                    error,
+                    saved: saved
+                        .as_ref()
+                        .map(|(n, _)| n.to_string())
+                        .unwrap_or_default(),
+                    new: new_note.to_string(),
+                }
+            })?;
         if advance != Advance::Same {
             self.save(new.origin(), new_note)?;
         }

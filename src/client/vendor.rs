@@ -149,7 +149,10 @@ impl LogClient {
         };
         let url = format!("{}{path}", self.base);
         if &raw.statement_sha256 != sha {
-            return Err(bad(&url, format!("answer is about {}", raw.statement_sha256)));
+            return Err(bad(
+                &url,
+                format!("answer is about {}", raw.statement_sha256),
+            ));
         }
         Ok(Some(ClaimInfo {
             statement_sha256: raw.statement_sha256,

@@ -175,9 +175,7 @@ impl EvidenceError {
             }
             EvidenceError::Entry { .. } => "entry",
             EvidenceError::Statement { .. } => "statement",
-            EvidenceError::BindingChain { .. } | EvidenceError::NoBinding { .. } => {
-                "key-bindings"
-            }
+            EvidenceError::BindingChain { .. } | EvidenceError::NoBinding { .. } => "key-bindings",
             EvidenceError::Signature { .. } | EvidenceError::Envelope { .. } => "signature",
             EvidenceError::Key { .. } => "key",
         }
@@ -259,7 +257,7 @@ impl Evidence {
         let mut bindings: Vec<BindingProof> = Vec::new();
         loop {
             line_no += 1;
-        let (line, n) = next_line(&mut rest, line_no)?;
+            let (line, n) = next_line(&mut rest, line_no)?;
             if line.is_empty() {
                 break;
             }

@@ -88,13 +88,21 @@ impl Fixture {
             &["root1"],
             "2025-05-20T10:00:00Z",
         );
-        entries[DH1 as usize] = entry("data-handling-1.json", &["signing1"], "2025-06-01T09:00:00Z");
+        entries[DH1 as usize] = entry(
+            "data-handling-1.json",
+            &["signing1"],
+            "2025-06-01T09:00:00Z",
+        );
         entries[KB2 as usize] = entry(
             "key-binding-2-rotate.json",
             &["root1", "root2"],
             "2025-12-01T12:00:00Z",
         );
-        entries[DH2 as usize] = entry("data-handling-2.json", &["signing1"], "2025-12-02T08:00:00Z");
+        entries[DH2 as usize] = entry(
+            "data-handling-2.json",
+            &["signing1"],
+            "2025-12-02T08:00:00Z",
+        );
         entries[KB3 as usize] = entry(
             "key-binding-3-revoke.json",
             &["root2"],
@@ -105,8 +113,8 @@ impl Fixture {
             let add = stored_hashes(i as u64, leaf_hash(e), &stored).unwrap();
             stored.extend(add);
         }
-        let log_key = SignerKey::from_seed(KeyName::new(ORIGIN).unwrap(), KeyType::Ed25519, [7; 32])
-            .unwrap();
+        let log_key =
+            SignerKey::from_seed(KeyName::new(ORIGIN).unwrap(), KeyType::Ed25519, [7; 32]).unwrap();
         let witnesses: Vec<CosignerKey> = (1..=3u8)
             .map(|i| {
                 CosignerKey::from_seed(KeyName::new(&format!("w{i}.test")).unwrap(), [i; 32])
@@ -135,7 +143,9 @@ impl Fixture {
         let signed = SignedCheckpoint::sign(&cp, &self.log_key).unwrap();
         let mut note = signed.note().clone();
         for &w in witnesses {
-            let sig = self.witnesses[w].sign(&cp, 1_780_000_000 + w as u64).unwrap();
+            let sig = self.witnesses[w]
+                .sign(&cp, 1_780_000_000 + w as u64)
+                .unwrap();
             note.add_signature(sig).unwrap();
         }
         note
@@ -190,7 +200,10 @@ fn round_trip_and_verify() {
     assert_eq!(proven.domain.as_str(), "chat.example");
     assert_eq!(proven.signers, vec![key_id("signing1")]);
     assert_eq!(proven.bindings.len(), 2);
-    assert_eq!(proven.bindings[1].signed_by, vec![key_id("root1"), key_id("root2")]);
+    assert_eq!(
+        proven.bindings[1].signed_by,
+        vec![key_id("root1"), key_id("root2")]
+    );
     let witnesses: Vec<String> = proven
         .checkpoint
         .cosignatures()
@@ -211,9 +224,17 @@ fn round_trip_and_verify() {
     let proven = kb.verify(&f.policy).unwrap();
     assert_eq!(proven.signers, vec![key_id("root1"), key_id("root2")]);
     // The enrollment alone.
-    assert!(f.evidence(KB1, &[], SIZE, &[1, 2]).verify(&f.policy).is_ok());
+    assert!(
+        f.evidence(KB1, &[], SIZE, &[1, 2])
+            .verify(&f.policy)
+            .is_ok()
+    );
     // A claim before the rotation needs only the enrollment.
-    assert!(f.evidence(DH1, &[KB1], 100, &[0, 1]).verify(&f.policy).is_ok());
+    assert!(
+        f.evidence(DH1, &[KB1], 100, &[0, 1])
+            .verify(&f.policy)
+            .is_ok()
+    );
 }
 
 fn key_id(name: &str) -> crate::claim::Sha256Digest {
@@ -241,12 +262,10 @@ fn checkpoint_checks() {
     let ev = Evidence::parse(&bytes).unwrap();
     assert_eq!(check(&ev, &f.policy), "checkpoint");
     // Signed by another log key with the same name.
-    let other = SignerKey::from_seed(KeyName::new(ORIGIN).unwrap(), KeyType::Ed25519, [8; 32])
-        .unwrap();
-    let policy = Policy::parse(
-        format!("log {}\nquorum none\n", other.verifier()).as_bytes(),
-    )
-    .unwrap();
+    let other =
+        SignerKey::from_seed(KeyName::new(ORIGIN).unwrap(), KeyType::Ed25519, [8; 32]).unwrap();
+    let policy =
+        Policy::parse(format!("log {}\nquorum none\n", other.verifier()).as_bytes()).unwrap();
     assert_eq!(check(&f.dh2(), &policy), "checkpoint");
 }
 
@@ -314,7 +333,11 @@ fn key_checks() {
     let mut f = Fixture::new();
     // A claim integrated after the revocation of its signing key (signing1 revoked
     // since 2026-02-20 by KB3): wrong key for the domain at that time.
-    f.entries.push(entry("data-handling-2.json", &["signing1"], "2026-03-02T00:00:00Z"));
+    f.entries.push(entry(
+        "data-handling-2.json",
+        &["signing1"],
+        "2026-03-02T00:00:00Z",
+    ));
     let leaf = leaf_hash(f.entries.last().unwrap());
     let add = stored_hashes(SIZE, leaf, &f.stored).unwrap();
     f.stored.extend(add);
@@ -327,7 +350,11 @@ fn key_checks() {
         })
     ));
     // Signed by a key that is not a signing key of the domain (a root key).
-    f.entries.push(entry("data-handling-2.json", &["root2"], "2026-01-02T00:00:00Z"));
+    f.entries.push(entry(
+        "data-handling-2.json",
+        &["root2"],
+        "2026-01-02T00:00:00Z",
+    ));
     let leaf = leaf_hash(f.entries.last().unwrap());
     let add = stored_hashes(SIZE + 1, leaf, &f.stored).unwrap();
     f.stored.extend(add);
@@ -340,10 +367,17 @@ fn key_checks() {
         })
     ));
     // A forged signature by a bound key.
-    let good = entry("data-handling-2.json", &["signing1"], "2026-01-02T00:00:00Z");
+    let good = entry(
+        "data-handling-2.json",
+        &["signing1"],
+        "2026-01-02T00:00:00Z",
+    );
     let parsed: Value = serde_json::from_slice(&good).unwrap();
     let mut parsed = parsed;
-    let sig = parsed["envelope"]["signatures"][0]["sig"].as_str().unwrap().to_owned();
+    let sig = parsed["envelope"]["signatures"][0]["sig"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut raw = STANDARD.decode(sig).unwrap();
     raw[0] ^= 1;
     parsed["envelope"]["signatures"][0]["sig"] = json!(STANDARD.encode(raw));
@@ -368,7 +402,11 @@ fn strict_parsing() {
         format!("{good}\n"),
         // Header.
         good.replacen("claimlog.dev/evidence/v1", "claimlog.dev/evidence/v2", 1),
-        good.replacen("claimlog.dev/evidence/v1\n", "claimlog.dev/evidence/v1 \n", 1),
+        good.replacen(
+            "claimlog.dev/evidence/v1\n",
+            "claimlog.dev/evidence/v1 \n",
+            1,
+        ),
         // Non-canonical index.
         good.replacen("binding 3 ", "binding 03 ", 1),
         good.replacen("binding 3 ", "binding  3 ", 1),
@@ -411,10 +449,7 @@ fn strict_parsing() {
     let p = ev.proof().clone();
     let mut b = ev.bindings().to_vec();
     b[1].index = DH2;
-    assert_eq!(
-        Evidence::new(b, p).unwrap_err().check(),
-        "format"
-    );
+    assert_eq!(Evidence::new(b, p).unwrap_err().check(), "format");
 }
 
 proptest! {

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use super::{Evidence, EvidenceError};
 use crate::claim::{
     ClaimError, Domain, KeyBinding, KeyBindingHead, ParsedStatement, Predicate, SeriesPolicy,
-    Sha256Digest, Timestamp, authorize_claim_signer, check_key_binding_series,
-    parse_and_validate, required_signers,
+    Sha256Digest, Timestamp, authorize_claim_signer, check_key_binding_series, parse_and_validate,
+    required_signers,
 };
 use crate::dsse::{DsseError, Envelope, KeySet};
 use crate::entry::{EntryError, LogEntry};
@@ -74,7 +74,10 @@ impl Evidence {
     pub fn verify(&self, policy: &Policy) -> Result<Proven, EvidenceError> {
         // 1. Checkpoint.
         let checkpoint = policy.verify_checkpoint(self.proof.note())?;
-        let (size, root) = (checkpoint.checkpoint().size(), *checkpoint.checkpoint().root());
+        let (size, root) = (
+            checkpoint.checkpoint().size(),
+            *checkpoint.checkpoint().root(),
+        );
 
         // 2. Inclusion of the entry and of every binding under the same checkpoint.
         let index = self.index();
@@ -199,7 +202,10 @@ impl Proven {
             cp.size(),
             cp.root().to_base64()
         ));
-        out.push_str(&format!("log signature: ok ({})\n", self.checkpoint.log().name()));
+        out.push_str(&format!(
+            "log signature: ok ({})\n",
+            self.checkpoint.log().name()
+        ));
         if self.checkpoint.cosignatures().is_empty() {
             out.push_str("witnesses: none required by the policy\n");
         }

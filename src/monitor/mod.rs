@@ -19,6 +19,9 @@ mod event;
 mod prepare;
 mod state;
 
+#[cfg(feature = "server")]
+pub mod driver;
+
 #[cfg(test)]
 mod tests;
 

@@ -312,6 +312,10 @@ mod tests {
         assert_eq!(c.max_batch, 10);
         assert!(c.open_submission);
         assert_eq!(c.key_path(), PathBuf::from("/tmp/x/log.key"));
+        let c = Config::from_toml("witness_policy = \"/etc/w.policy\"\nwitness_timeout_ms = 250\n")
+            .unwrap();
+        assert_eq!(c.witness_policy, Some(PathBuf::from("/etc/w.policy")));
+        assert_eq!(c.witness_timeout_ms, 250);
         assert!(Config::from_toml("unknown = 1").is_err());
         assert!(Config::from_toml("max_batch = -1").is_err());
         assert!(Config::from_toml("max_batch = \"1\"").is_err());
@@ -327,6 +331,7 @@ mod tests {
             "max_batch = 100\npool_capacity = 10",
             "batch_interval_ms = 0",
             "allow_submitters = [\"nonsense\"]",
+            "witness_timeout_ms = 0",
         ];
         for b in bad {
             let c = Config::from_toml(b).unwrap();

@@ -164,9 +164,8 @@ impl TestWitness {
         loop {
             match self.spawn(&listen) {
                 Ok(()) => return Ok(()),
-                Err(e) if Instant::now() < deadline && self.addr.is_some() => {
-                    // The old port may not be bindable yet; try again.
-                    let _ = e;
+                // The old port may not be bindable yet; try again.
+                Err(_) if Instant::now() < deadline && self.addr.is_some() => {
                     std::thread::sleep(Duration::from_millis(200));
                 }
                 Err(e) => {
