@@ -41,6 +41,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Events waiting for the webhook; when full, new events are dropped for the
 /// webhook (stdout still has them) so the follow loop never waits on it.
 const WEBHOOK_QUEUE: usize = 4096;
+/// How long an exiting monitor (`--once`) waits for the webhook queue.
+const WEBHOOK_DRAIN: Duration = Duration::from_secs(30);
 /// Attempts per event at the webhook.
 const WEBHOOK_ATTEMPTS: u32 = 5;
 
@@ -547,11 +549,14 @@ impl Reporter {
         }
     }
 
-    /// Lets the webhook deliver what is queued (bounded by its retries).
+    /// Lets the webhook deliver what is queued, for at most
+    /// [`WEBHOOK_DRAIN`]; what is left then is reported on stderr.
     async fn finish(self) {
         if let Some((tx, task)) = self.webhook {
             drop(tx);
-            let _ = task.await;
+            if tokio::time::timeout(WEBHOOK_DRAIN, task).await.is_err() {
+                eprintln!("monitor: exiting with webhook deliveries still pending");
+            }
         }
     }
 }
