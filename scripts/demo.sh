@@ -30,6 +30,8 @@ ORIGIN=demo.claimlog.example/log
 
 PIDS=()
 WORK=""
+# The sed script reading the address from `listening on ADDR`.
+LISTENING='s/^listening on //p'
 cleanup() {
     local status=$?
     local pid
@@ -97,20 +99,34 @@ refused() {
     echo "(refused, as it should be)"
 }
 
-# start NAME ARGS: prints the command, runs it in the background with stdout
-# in NAME.out and stderr in NAME.log, waits for its `listening on ADDR` line
-# and sets ADDR.
-start() {
-    local name=$1
+# capture VAR ARGS: prints the command, runs it, prints its output and keeps
+# its last line in VAR.
+capture() {
+    local var=$1 out
     shift
+    show "$@"
+    out=$("$@")
+    printf '%s\n' "$out"
+    printf -v "$var" '%s' "${out##*$'\n'}"
+}
+
+# start NAME SED ARGS: prints the command, runs it in the background with
+# stdout in NAME.out and stderr in NAME.log, waits for the line from which
+# the sed script SED prints its address (`host:port`) and sets ADDR.
+start() {
+    local name=$1 ready=$2
+    shift 2
     printf '%s &\n' "$(show "$@")"
-    "$@" >"$name.out" 2>"$name.log" &
+    # Created here: the background job opens them after this shell goes on.
+    : >"$name.out"
+    : >"$name.log"
+    "$@" >>"$name.out" 2>>"$name.log" &
     local pid=$!
     PIDS+=("$pid")
     local deadline=$((SECONDS + START_TIMEOUT))
     ADDR=""
     while [[ -z "$ADDR" ]]; do
-        ADDR=$(sed -n 's/^listening on //p' "$name.out" | head -n 1)
+        ADDR=$(sed -n "$ready" "$name.out" | head -n 1)
         [[ -n "$ADDR" ]] && break
         if ! kill -0 "$pid" 2>/dev/null; then
             cat "$name.log" >&2
@@ -181,15 +197,13 @@ mkdir -p log vendor/www/.well-known user
 echo "working in $WORK"
 
 say "1. The log's key, three witnesses, a 2-of-3 witness policy"
-LOG_VKEY=$(run claimlog keygen --name "$ORIGIN" --out log/log.key | tail -n 1)
-echo "$LOG_VKEY"
+capture LOG_VKEY claimlog keygen --name "$ORIGIN" --out log/log.key
 POLICY="log $LOG_VKEY"$'\n'
 for n in 1 2 3; do
     mkdir -p "witness$n"
-    W_VKEY=$(run claimlog-witness keygen --name "witness$n.demo.example/w" \
-        --out "witness$n/witness.key" | tail -n 1)
-    echo "$W_VKEY"
-    start "witness$n/witness" claimlog-witness serve --data-dir "witness$n/data" \
+    capture W_VKEY claimlog-witness keygen --name "witness$n.demo.example/w" \
+        --out "witness$n/witness.key"
+    start "witness$n/witness" "$LISTENING" claimlog-witness serve --data-dir "witness$n/data" \
         --listen 127.0.0.1:0 --key "witness$n/witness.key" --log "$ORIGIN=$LOG_VKEY"
     POLICY+="witness w$n $W_VKEY http://$ADDR"$'\n'
 done
@@ -205,9 +219,9 @@ run_to vendor/www/.well-known/claimlog.json \
     claimlog well-known --domain "$DOMAIN" --root-key vendor/root.key
 cat vendor/www/.well-known/claimlog.json
 # Stands in for https://chat.example/.well-known/claimlog.json.
-start vendor/web python3 -u -m http.server --bind 127.0.0.1 --directory vendor/www 0
-WEB_PORT=$(sed -n 's/^Serving HTTP on .* port \([0-9]*\) .*/\1/p' vendor/web.out | head -n 1)
-[[ -n "$WEB_PORT" ]] || die "cannot tell the vendor web server's port"
+start vendor/web 's|^Serving HTTP on .*(http://\([^/]*\)/).*|\1|p' \
+    python3 -u -m http.server --bind 127.0.0.1 --directory vendor/www 0
+WEB=http://$ADDR
 
 say "3. The log: domain admission, witnessed checkpoints"
 cat >log/log.toml <<EOF
@@ -217,11 +231,11 @@ key_file = "log/log.key"
 admission = "domain"
 batch_interval_ms = 50
 checkpoint_interval_ms = 200
-well_known_base_urls = { "$DOMAIN" = "http://127.0.0.1:$WEB_PORT" }
+well_known_base_urls = { "$DOMAIN" = "$WEB" }
 EOF
 echo "$ cat log/log.toml"
 cat log/log.toml
-start log/log claimlog serve --config log/log.toml --listen 127.0.0.1:0 \
+start log/log "$LISTENING" claimlog serve --config log/log.toml --listen 127.0.0.1:0 \
     --witness-policy witnesses.policy
 LOG=http://$ADDR
 
