@@ -134,7 +134,9 @@ fn now() -> anyhow::Result<i64> {
 }
 
 fn ts(unix: i64) -> anyhow::Result<String> {
-    Ok(Timestamp::from_unix(unix)?.to_string())
+    Ok(Timestamp::from_unix(unix)
+        .with_context(|| format!("timestamp {unix} out of range"))?
+        .to_string())
 }
 
 /// A vendor: its domain, keys (in the test's temp dir) and web server.
