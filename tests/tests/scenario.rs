@@ -153,7 +153,13 @@ impl Vendor {
         std::fs::create_dir_all(&dir)?;
         for key in ["root", "signing"] {
             let name = format!("{domain}/{key}");
-            ok(&["keygen", "--name", &name, "--out", path_str(&dir.join(key))?])?;
+            ok(&[
+                "keygen",
+                "--name",
+                &name,
+                "--out",
+                path_str(&dir.join(key))?,
+            ])?;
         }
         let doc = ok(&[
             "well-known",
@@ -192,7 +198,13 @@ impl Vendor {
     /// vendor, issued now and effective `effective_in` seconds from now: the
     /// CLI fills the continuity fields (`claim next`), lints, signs and
     /// submits. Returns the entry's index.
-    fn publish(&self, log: &str, name: &str, example: &str, effective_in: i64) -> anyhow::Result<u64> {
+    fn publish(
+        &self,
+        log: &str,
+        name: &str,
+        example: &str,
+        effective_in: i64,
+    ) -> anyhow::Result<u64> {
         let mut v: Value = serde_json::from_slice(&std::fs::read(
             repo_root().join("spec/examples").join(example),
         )?)?;
@@ -231,7 +243,12 @@ impl Vendor {
             ok(&["sign", "--key", &self.file("signing")?, &statement])?,
         )?;
         index_of(&ok(&[
-            "submit", "--log", log, "--wait", "sequenced", &envelope,
+            "submit",
+            "--log",
+            log,
+            "--wait",
+            "sequenced",
+            &envelope,
         ])?)
     }
 }
@@ -395,7 +412,9 @@ fn metric(log: &Client, line_prefix: &str) -> anyhow::Result<u64> {
 
 #[test]
 fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
-    let dir = tempfile::Builder::new().prefix("claimlog-scenario").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("claimlog-scenario")
+        .tempdir()?;
     let d = dir.path();
 
     // The log's key, made first: the witnesses are told to trust it.
@@ -457,9 +476,23 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     let chat_v2 = chat.publish(&url, "v2", "data-handling-2.json", later)?;
     let chat_v3 = chat.publish(&url, "v3", "data-handling-3.json", later)?;
     ensure!(
-        [chat_enroll, notes_enroll, chat_v1, notes_v1, chat_v2, chat_v3] == [0, 1, 2, 3, 4, 5],
+        [
+            chat_enroll,
+            notes_enroll,
+            chat_v1,
+            notes_v1,
+            chat_v2,
+            chat_v3
+        ] == [0, 1, 2, 3, 4, 5],
         "indexes {:?}",
-        [chat_enroll, notes_enroll, chat_v1, notes_v1, chat_v2, chat_v3]
+        [
+            chat_enroll,
+            notes_enroll,
+            chat_v1,
+            notes_v1,
+            chat_v2,
+            chat_v3
+        ]
     );
 
     // The monitor reports chat.example's series, with the weakening's diff.
@@ -568,11 +601,19 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     // and who witnessed it.
     let status = server.terminate(Duration::from_secs(60))?;
     ensure!(status.success(), "log exited with {status}");
-    let offline = ok(&["verify-bundle", "--policy", path_str(&policy)?, path_str(&bundle)?])?;
+    let offline = ok(&[
+        "verify-bundle",
+        "--policy",
+        path_str(&policy)?,
+        path_str(&bundle)?,
+    ])?;
     ensure!(offline.contains("VERIFIED"), "{offline}");
     ensure!(offline.contains(CHAT), "{offline}");
     ensure!(offline.contains(&v2), "{offline}");
-    ensure!(offline.contains("w1") || offline.contains("w2"), "{offline}");
+    ensure!(
+        offline.contains("w1") || offline.contains("w2"),
+        "{offline}"
+    );
     let proven: Value = serde_json::from_str(&ok(&[
         "verify-bundle",
         "--policy",
@@ -587,11 +628,17 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     let attacker = Submitter::derive("split-view", 0);
     let mut fork_log = TestLog::new(&[attacker.vkey()], &witnessed)?;
     let fork_server = fork_log.start()?;
-    ensure!(fork_server.vkey() == log_vkey, "the fork signs with the log's key");
+    ensure!(
+        fork_server.vkey() == log_vkey,
+        "the fork signs with the log's key"
+    );
     let fork = Client::new(&fork_server.url())?;
     for i in 0..honest_size + 3 {
-        fork.post("/v1/entries?wait=sequenced", envelope_json(&attacker, "fork", i, 0))?
-            .expect(200)?;
+        fork.post(
+            "/v1/entries?wait=sequenced",
+            envelope_json(&attacker, "fork", i, 0),
+        )?
+        .expect(200)?;
     }
     // Every witness refuses it: its consistency proof from the size the
     // witness cosigned does not lead to the fork's root.
@@ -651,7 +698,8 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     ensure!(events.is_empty(), "events {events:?}");
     ensure!(stderr.contains("log checkpoint rejected"), "{stderr}");
     ensure!(
-        std::fs::read(strict.join("state.json"))? == std::fs::read(honest_state.join("state.json"))?,
+        std::fs::read(strict.join("state.json"))?
+            == std::fs::read(honest_state.join("state.json"))?,
         "the strict monitor's state moved"
     );
     // A monitor that trusts the log key alone accepts the checkpoint's
