@@ -63,9 +63,7 @@ fn log_entry(file: &str, signers: &[&str], time: &str) -> Vec<u8> {
         "signatures": sigs,
     }))
     .expect("json");
-    let canonical = Envelope::parse(&json)
-        .expect("envelope")
-        .to_canonical_json();
+    let canonical = Envelope::parse(&json).expect("envelope").to_canonical_json();
     let at = Timestamp::parse(time).expect("time").unix() as u64;
     LogEntry::encode(&canonical, at).expect("entry")
 }
@@ -84,22 +82,14 @@ fn fixture() -> (Vec<u8>, Policy) {
         &["root1", "root2"],
         "2025-12-01T12:00:00Z",
     );
-    entries[1187] = log_entry(
-        "data-handling-2.json",
-        &["signing1"],
-        "2025-12-02T08:00:00Z",
-    );
+    entries[1187] = log_entry("data-handling-2.json", &["signing1"], "2025-12-02T08:00:00Z");
     let mut stored: Vec<Hash> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let add = stored_hashes(i as u64, leaf_hash(e), &stored).expect("append");
         stored.extend(add);
     }
-    let log_key = SignerKey::from_seed(
-        KeyName::new(ORIGIN).expect("name"),
-        KeyType::Ed25519,
-        [7; 32],
-    )
-    .expect("log key");
+    let log_key = SignerKey::from_seed(KeyName::new(ORIGIN).expect("name"), KeyType::Ed25519, [7; 32])
+        .expect("log key");
     let witnesses: Vec<CosignerKey> = (1..=3u8)
         .map(|i| {
             CosignerKey::from_seed(KeyName::new(&format!("w{i}.test")).expect("name"), [i; 32])
@@ -115,10 +105,7 @@ fn fixture() -> (Vec<u8>, Policy) {
 
     let root = tree_hash(SIZE, &stored).expect("root");
     let cp = Checkpoint::new(Origin::new(ORIGIN).expect("origin"), SIZE, root);
-    let mut note = SignedCheckpoint::sign(&cp, &log_key)
-        .expect("sign")
-        .note()
-        .clone();
+    let mut note = SignedCheckpoint::sign(&cp, &log_key).expect("sign").note().clone();
     for w in &witnesses[..2] {
         note.add_signature(w.sign(&cp, 1_780_000_000).expect("cosign"))
             .expect("add");
@@ -132,8 +119,7 @@ fn fixture() -> (Vec<u8>, Policy) {
             proof: prove(i),
         })
         .collect();
-    let proof =
-        ProofBundle::new(entries[1187].clone(), 1187, prove(1187), note).expect("tlog-proof");
+    let proof = ProofBundle::new(entries[1187].clone(), 1187, prove(1187), note).expect("tlog-proof");
     let evidence = Evidence::new(bindings, proof).expect("evidence");
     evidence.verify(&policy).expect("the fixture verifies");
     (evidence.to_bytes(), policy)
