@@ -262,9 +262,8 @@ impl LogClient {
     pub async fn tiles(&self, tiles: &[Tile]) -> Result<TileMap, ClientError> {
         let mut map = TileMap::default();
         for &tile in tiles {
-            if !map.0.contains_key(&tile) {
-                let data = self.tile(tile).await?;
-                map.0.insert(tile, data);
+            if let std::collections::hash_map::Entry::Vacant(slot) = map.0.entry(tile) {
+                slot.insert(self.tile(tile).await?);
             }
         }
         Ok(map)

@@ -412,7 +412,11 @@ fn strict_parsing() {
         good.replacen("binding 3 ", "binding  3 ", 1),
         // Non-canonical base64: extra padding, a line break inside.
         good.replacen(&b64_first, &format!("{b64_first}="), 1),
-        good.replacen(&b64_first, &format!("{}\n{}", &b64_first[..8], &b64_first[8..]), 1),
+        good.replacen(
+            &b64_first,
+            &format!("{}\n{}", &b64_first[..8], &b64_first[8..]),
+            1,
+        ),
         // Indexes out of order.
         good.replacen("binding 3 ", "binding 1101 ", 1),
         // Blank line missing.

@@ -238,7 +238,11 @@ fn verify_bundle_state_and_fork() {
         &p("root"),
     ]);
     let wk = serve_document(doc);
-    std::fs::write(p("policy"), format!("log {}\nquorum none\n", log_vkey.trim())).unwrap();
+    std::fs::write(
+        p("policy"),
+        format!("log {}\nquorum none\n", log_vkey.trim()),
+    )
+    .unwrap();
     let state = p("state");
 
     // Log A: enrollment (0), two services' first versions (1, 2).
@@ -259,7 +263,15 @@ fn verify_bundle_state_and_fork() {
 
     // By index, JSON, first use of the state directory.
     let out = ok(&[
-        "verify", "--log", &log.url, "--policy", &p("policy"), "--state", &state, "--json", "1",
+        "verify",
+        "--log",
+        &log.url,
+        "--policy",
+        &p("policy"),
+        "--state",
+        &state,
+        "--json",
+        "1",
     ]);
     let j: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(j["verified"], true, "{j}");
@@ -291,9 +303,19 @@ fn verify_bundle_state_and_fork() {
     assert!(out.trim_end().ends_with("VERIFIED"), "{out}");
     // The enrollment itself verifies too (a key binding as the target).
     let out = ok(&[
-        "verify", "--log", &log.url, "--policy", &p("policy"), "--state", &state, "0",
+        "verify",
+        "--log",
+        &log.url,
+        "--policy",
+        &p("policy"),
+        "--state",
+        &state,
+        "0",
     ]);
-    assert!(out.contains("checkpoint view: same tree as last time"), "{out}");
+    assert!(
+        out.contains("checkpoint view: same tree as last time"),
+        "{out}"
+    );
 
     // A bundle, verified offline once the log is gone.
     ok(&[
@@ -311,7 +333,14 @@ fn verify_bundle_state_and_fork() {
     assert!(out.contains("logged at index 2 "), "{out}");
     assert!(out.contains("claims about service mail"), "{out}");
     let j: Value = serde_json::from_str(
-        ok(&["verify-bundle", "--policy", &p("policy"), "--json", &p("mail.bundle")]).trim(),
+        ok(&[
+            "verify-bundle",
+            "--policy",
+            &p("policy"),
+            "--json",
+            &p("mail.bundle"),
+        ])
+        .trim(),
     )
     .unwrap();
     assert_eq!(j["checkpoint"]["size"], 3);
@@ -338,12 +367,26 @@ fn verify_bundle_state_and_fork() {
     let mut trailing = std::fs::read(p("mail.bundle")).unwrap();
     trailing.extend_from_slice(b"junk");
     std::fs::write(p("trailing.bundle"), &trailing).unwrap();
-    let (_, stderr) = fails(&["verify-bundle", "--policy", &p("policy"), &p("trailing.bundle")]);
+    let (_, stderr) = fails(&[
+        "verify-bundle",
+        "--policy",
+        &p("policy"),
+        &p("trailing.bundle"),
+    ]);
     assert!(stderr.contains("FAILED check format"), "{stderr}");
     // Another log key under the same name.
     let other = ok(&["keygen", "--name", ORIGIN, "--out", &p("other.key")]);
-    std::fs::write(p("other.policy"), format!("log {}\nquorum none\n", other.trim())).unwrap();
-    let (_, stderr) = fails(&["verify-bundle", "--policy", &p("other.policy"), &p("mail.bundle")]);
+    std::fs::write(
+        p("other.policy"),
+        format!("log {}\nquorum none\n", other.trim()),
+    )
+    .unwrap();
+    let (_, stderr) = fails(&[
+        "verify-bundle",
+        "--policy",
+        &p("other.policy"),
+        &p("mail.bundle"),
+    ]);
     assert!(stderr.contains("FAILED check checkpoint"), "{stderr}");
 
     // Log B: same key and origin, another history (and longer). The saved view
@@ -371,12 +414,25 @@ fn verify_bundle_state_and_fork() {
     }
     let forked = fork.wait_for_size(4);
     let (_, stderr) = fails(&[
-        "verify", "--log", &fork.url, "--policy", &p("policy"), "--state", &state, "1",
+        "verify",
+        "--log",
+        &fork.url,
+        "--policy",
+        &p("policy"),
+        "--state",
+        &state,
+        "1",
     ]);
     assert!(stderr.contains("LOG INCONSISTENCY: fork"), "{stderr}");
-    assert!(stderr.contains(&saved), "saved checkpoint not shown: {stderr}");
+    assert!(
+        stderr.contains(&saved),
+        "saved checkpoint not shown: {stderr}"
+    );
     let forked_body = forked.split("\n\n").next().unwrap();
-    assert!(stderr.contains(forked_body), "new checkpoint not shown: {stderr}");
+    assert!(
+        stderr.contains(forked_body),
+        "new checkpoint not shown: {stderr}"
+    );
     // The saved view is unchanged: the fork did not overwrite it.
     let again = std::fs::read_dir(&state)
         .unwrap()
@@ -387,6 +443,13 @@ fn verify_bundle_state_and_fork() {
     assert_eq!(again, saved);
     // A fresh state directory trusts log B on first use.
     ok(&[
-        "verify", "--log", &fork.url, "--policy", &p("policy"), "--state", &p("state2"), "1",
+        "verify",
+        "--log",
+        &fork.url,
+        "--policy",
+        &p("policy"),
+        "--state",
+        &p("state2"),
+        "1",
     ]);
 }
