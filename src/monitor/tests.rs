@@ -16,6 +16,11 @@ use crate::merkle::{Frontier, Hash, leaf_hash};
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/examples/");
 
+/// A change applied to a test log before following it.
+type LogMutation = Box<dyn FnOnce(&mut Log)>;
+/// A change applied to a saved state file's JSON.
+type JsonMutation = Box<dyn Fn(&mut Value)>;
+
 fn example(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(format!("{EXAMPLES}{name}")).unwrap()).unwrap()
 }
@@ -352,7 +357,7 @@ fn every_violation_kind() {
     log.push(&dh2, &["signing1"], unix(DH2_AT));
     assert_eq!(kinds(&log.follow())[0], "claim_weakened");
 
-    let cases: Vec<(ViolationKind, &str, Box<dyn FnOnce(&mut Log)>)> = vec![
+    let cases: Vec<(ViolationKind, &str, LogMutation)> = vec![
         (
             ViolationKind::Entry,
             "malformed log entry",
@@ -599,7 +604,7 @@ fn state_round_trip_and_strict_parsing() {
 
     // Strict parsing of the file.
     let mut v: Value = serde_json::from_slice(&bytes).unwrap();
-    let cases: Vec<Box<dyn Fn(&mut Value)>> = vec![
+    let cases: Vec<JsonMutation> = vec![
         Box::new(|v| v["extra"] = json!(1)),
         Box::new(|v| v["version"] = json!(2)),
         Box::new(|v| v["size"] = json!(7)),
