@@ -176,11 +176,16 @@ async fn step(
     out: &mut Reporter,
 ) -> Result<bool, StepError> {
     let note = client.checkpoint_note().await.map_err(classify)?;
-    let verified = config
+    // The log's signature alone makes a checkpoint evidence: a validly
+    // log-signed checkpoint inconsistent with the saved one proves a split
+    // view even when it lacks the witness quorum (a log showing this monitor
+    // a private history would not get it cosigned). So consistency is
+    // checked first, and the quorum is required only to move forward.
+    let opened = config
         .policy
-        .verify_checkpoint(&note)
+        .open_checkpoint(&note)
         .map_err(|e| StepError::Invalid(format!("log checkpoint rejected: {e}")))?;
-    let new = verified.checkpoint().clone();
+    let new = opened.checkpoint().clone();
     let text = note_text(&note)?;
     let changed = state.checkpoint().is_none_or(|(old, _)| old != text);
     if let Some((old_text, old)) = state.checkpoint() {
@@ -190,6 +195,9 @@ async fn step(
             return Ok(false);
         }
     }
+    opened
+        .require_quorum()
+        .map_err(|e| StepError::Invalid(format!("log checkpoint rejected: {e}")))?;
     if new.size() >= state.checkpoint().map_or(0, |(_, c)| c.size()) {
         state
             .set_checkpoint(&text)

@@ -15,10 +15,10 @@
 //! - a split-view attack: a second log process with the same key and origin
 //!   but its own history. The witnesses refuse its checkpoints (422) and
 //!   serve the evidence at `/v1/evidence`, so it never gets a witnessed
-//!   checkpoint; shown to monitors resuming from the honest monitor's saved
-//!   state, the 2-of-3 policy rejects its checkpoint outright, and a monitor
-//!   that trusts the log key alone reports `fork_detected` with both
-//!   checkpoints.
+//!   checkpoint; shown to a monitor resuming from the honest monitor's saved
+//!   state under the 2-of-3 policy, its log-signed checkpoint is caught as
+//!   `fork_detected` with both checkpoints, and the monitor's view stays on
+//!   the honest tree.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -433,7 +433,6 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     for (i, w) in witnesses.iter().enumerate() {
         policy_text.push_str(&w.policy_line(&format!("w{}", i + 1))?);
     }
-    let witness_lines = policy_text.clone();
     policy_text.push_str("group two-of-three 2 w1 w2 w3\nquorum two-of-three\n");
     let policy = d.join("witnesses.policy");
     std::fs::write(&policy, &policy_text)?;
@@ -689,26 +688,18 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     let fork_size = poll("the fork's own checkpoint", || published_size(&fork))?;
     ensure!(fork_size > honest_size, "fork size {fork_size}");
 
-    // A monitor resuming from the honest state under the 2-of-3 policy
-    // rejects the fork's checkpoint outright (no witness quorum): no event,
-    // the state does not move.
+    // A monitor resuming from the honest state under the 2-of-3 policy: the
+    // fork's checkpoint has no witness quorum, but its log signature is
+    // valid and it is inconsistent with the saved view, so it is evidence of
+    // a split view: `fork_detected` with both checkpoints, and the monitor's
+    // view does not move.
     let strict = d.join("monitor-strict");
     copy_state(&honest_state, &strict)?;
     let (events, stderr) = monitor_once(&fork_server.url(), &policy, &strict)?;
-    ensure!(events.is_empty(), "events {events:?}");
-    ensure!(stderr.contains("log checkpoint rejected"), "{stderr}");
     ensure!(
-        std::fs::read(strict.join("state.json"))?
-            == std::fs::read(honest_state.join("state.json"))?,
-        "the strict monitor's state moved"
+        saved_checkpoint(&strict)? == saved_checkpoint(&honest_state)?,
+        "the strict monitor's view moved"
     );
-    // A monitor that trusts the log key alone accepts the checkpoint's
-    // signature, and catches the fork by consistency with its saved view.
-    let key_only = d.join("key-only.policy");
-    std::fs::write(&key_only, format!("{witness_lines}quorum none\n"))?;
-    let lax = d.join("monitor-lax");
-    copy_state(&honest_state, &lax)?;
-    let (events, stderr) = monitor_once(&fork_server.url(), &key_only, &lax)?;
     let fork_event = events
         .iter()
         .find(|e| e["event"] == "fork_detected")
@@ -734,4 +725,11 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     drop(honest);
     drop(fork_log);
     Ok(())
+}
+
+/// The checkpoint note saved in a monitor's state file.
+fn saved_checkpoint(state_dir: &Path) -> anyhow::Result<serde_json::Value> {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state_dir.join("state.json"))?)?;
+    Ok(state["checkpoint"].clone())
 }
