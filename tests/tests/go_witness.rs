@@ -7,7 +7,10 @@
 //! - a witness that is not ours (Go's `witness`) cosigns our log: checkpoints
 //!   and consistency proofs from a real `claimlog serve`, sent as
 //!   `witness_wire::AddCheckpointRequest`s, answers checked with
-//!   `witness_wire` and `CosignatureVerifier`.
+//!   `witness_wire` and `CosignatureVerifier`;
+//! - our log collects that foreign witness's cosignature itself:
+//!   `claimlog serve --witness-policy` with a tlog-policy naming the Go
+//!   witness, receipts verified under the policy.
 //!
 //! Like `go_interop.rs`, the tests skip loudly without Go and fail when `CI`
 //! is set.
@@ -19,6 +22,8 @@ use claimlog::checkpoint::{Checkpoint, Origin, SignedCheckpoint};
 use claimlog::cosignature::CosignatureVerifier;
 use claimlog::merkle::{Hash, verify_consistency};
 use claimlog::note::{Note, Signature, SignerKey, VerifierKey};
+use claimlog::policy::Policy;
+use claimlog::proof_bundle::ProofBundle;
 use claimlog::witness_wire::{
     AddCheckpointRequest, SIZE_CONTENT_TYPE, parse_cosignatures, parse_size_body,
 };
@@ -467,4 +472,114 @@ fn foreign_witness_cosigns_our_log() {
         &note5,
         &cp5,
     );
+}
+
+/// Our log's own witnessing (`claimlog serve --witness-policy`) with a
+/// witness that is not ours: the policy names only the Go witness (quorum
+/// 1), so every published checkpoint and every receipt must carry its
+/// cosignature and verify under the policy, and the Go witness's state
+/// follows the log.
+#[test]
+fn our_log_publishes_with_a_foreign_witness_in_its_policy() {
+    let Some(go) = interop_binary() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The log key first, so the Go witness can be told which log it serves.
+    let key_path = dir.path().join("log.key");
+    let out = std::process::Command::new(claimlog_tests::binary::claimlog_binary())
+        .args(["keygen", "--name", "example.com/e2e", "--out"])
+        .arg(&key_path)
+        .output()
+        .expect("claimlog keygen runs");
+    assert!(out.status.success(), "claimlog keygen: {out:?}");
+    let log_vkey = String::from_utf8(out.stdout)
+        .expect("UTF-8 vkey")
+        .trim_end()
+        .to_owned();
+
+    let witness =
+        WitnessProcess::start_go(go, &dir.path().join("gow"), std::slice::from_ref(&log_vkey))
+            .expect("Go witness starts");
+    let policy_text = format!(
+        "log {log_vkey}\nwitness gow {} {}\nquorum gow\n",
+        witness.vkey().key(),
+        witness.url()
+    );
+    let policy_path = dir.path().join("witnesses.policy");
+    std::fs::write(&policy_path, &policy_text).expect("write policy");
+    let policy = Policy::parse(policy_text.as_bytes()).expect("policy parses");
+
+    let submitter = submitters("go-witness-policy", 1).remove(0);
+    let toml_path = |p: &std::path::Path| serde_json::to_string(p.to_str().expect("UTF-8 path"));
+    let extra = format!(
+        "{LOG_TOML}key_file = {}\nwitness_policy = {}\nwitness_timeout_ms = 5000\nreceipt_timeout_secs = 90\n",
+        toml_path(&key_path).expect("toml"),
+        toml_path(&policy_path).expect("toml"),
+    );
+    let mut log = TestLog::new(&[submitter.vkey()], &extra).expect("test log");
+    let server = log.start().expect("claimlog serve starts with the policy");
+    assert_eq!(server.vkey(), log_vkey, "the log uses the generated key");
+    let client = Client::new(&server.url()).expect("client");
+
+    for i in 0..4 {
+        let resp = client
+            .post(
+                "/v1/entries",
+                envelope_json(&submitter, "go-witness-policy", i, 16),
+            )
+            .expect("POST /v1/entries");
+        assert_eq!(
+            resp.status,
+            200,
+            "submission: {}\n{}",
+            resp.text(),
+            log.log_tail(30)
+        );
+        let receipt = resp.json().expect("receipt JSON");
+        let leaf = Hash::from_base64(receipt["leafHash"].as_str().expect("leafHash"))
+            .expect("leafHash base64");
+        let proof = receipt["proof"].as_str().expect("receipt proof");
+        let bundle = ProofBundle::parse(proof.as_bytes()).expect("tlog-proof parses");
+        let verified = bundle
+            .verify(&leaf, &policy)
+            .unwrap_or_else(|e| panic!("receipt does not verify under the policy: {e}\n{proof}"));
+        let cosigners: Vec<String> = verified
+            .checkpoint()
+            .cosignatures()
+            .iter()
+            .map(|c| c.witness().to_string())
+            .collect();
+        assert_eq!(cosigners, ["gow"], "receipt {i} cosigners");
+        assert_eq!(verified.index(), receipt["index"].as_u64().expect("index"));
+    }
+
+    // The published checkpoint meets the policy, and the Go witness's state
+    // (its file, written before it answered) is at least as far: it cosigned
+    // before the log published.
+    let note = client
+        .get("/checkpoint")
+        .expect("GET /checkpoint")
+        .expect(200)
+        .expect("checkpoint");
+    let note = Note::parse(&note.body).expect("checkpoint note");
+    let published = policy
+        .verify_checkpoint(&note)
+        .expect("the published checkpoint meets the policy");
+    assert!(published.checkpoint().size() >= 4);
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("gow").join("state").join("state.json"))
+            .expect("Go witness state file"),
+    )
+    .expect("Go witness state JSON");
+    let witnessed = state["logs"]["example.com/e2e"]["size"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no size for our origin in {state}"));
+    assert!(
+        witnessed >= published.checkpoint().size(),
+        "Go witness at {witnessed}, log published {}",
+        published.checkpoint().size()
+    );
+    server
+        .terminate(Duration::from_secs(30))
+        .expect("claimlog serve stops");
+    witness.kill().expect("Go witness stops");
 }
