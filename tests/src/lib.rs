@@ -22,6 +22,7 @@ pub mod go;
 pub mod keys;
 pub mod server;
 pub mod verify;
+pub mod well_known;
 pub mod witness;
 pub mod witness_process;
 

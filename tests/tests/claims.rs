@@ -8,7 +8,7 @@
 //! should. Also: our DSSE envelopes verify with Python `securesystemslib`.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use claimlog::claim::Timestamp;
 use claimlog_tests::repo_root;
+use claimlog_tests::well_known::serve_well_known;
 
 /// The `claimlog` binary, built once with Cargo into this test's target
 /// directory and profile (test executables live in `target/<profile>/deps`).
@@ -84,40 +85,6 @@ fn fails(args: &[&str]) -> String {
     let out = cli(args);
     assert!(!out.status.success(), "claimlog {args:?} succeeded");
     String::from_utf8(out.stderr).unwrap()
-}
-
-/// A one-file HTTP server for the well-known document.
-fn serve_document(body: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let _ = answer(stream, &body);
-        }
-    });
-    base
-}
-
-fn answer(mut stream: TcpStream, body: &str) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-    }
-    let (status, body) = if request_line.starts_with("GET /.well-known/claimlog.json ") {
-        ("200 OK", body)
-    } else {
-        ("404 Not Found", "")
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
 }
 
 struct Log {
@@ -248,7 +215,7 @@ fn vendor_enrolls_publishes_rotates_and_revokes() {
         "--root-key",
         &d("root"),
     ]);
-    let log = Log::start(dir.path(), &serve_document(doc));
+    let log = Log::start(dir.path(), &serve_well_known(doc).unwrap());
 
     // Enrollment.
     let receipt = ok(&[

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use claimlog::claim::Timestamp;
 use claimlog_tests::binary::claimlog_binary;
 use claimlog_tests::repo_root;
+use claimlog_tests::well_known::serve_well_known;
 
 /// Generous: the CI machine is small and busy.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -35,40 +36,6 @@ fn ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// Serves the well-known document on loopback; returns its base URL.
-fn serve_document(body: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let _ = answer(stream, &body);
-        }
-    });
-    base
-}
-
-fn answer(mut stream: TcpStream, body: &str) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-    }
-    let (status, body) = if request_line.starts_with("GET /.well-known/claimlog.json ") {
-        ("200 OK", body)
-    } else {
-        ("404 Not Found", "")
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
 }
 
 /// A webhook receiver on loopback: each POST body on the channel, answered
@@ -340,7 +307,7 @@ fn monitor_follows_restarts_outages_and_forks() {
         "--root-key",
         &d("root"),
     ]);
-    let well_known = serve_document(doc);
+    let well_known = serve_well_known(doc).unwrap();
     let a_dir = dir.path().join("a");
     std::fs::create_dir(&a_dir).unwrap();
     let port = free_port();

@@ -20,8 +20,7 @@
 //!   `fork_detected` with both checkpoints, and the monitor's view stays on
 //!   the honest tree.
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -36,6 +35,7 @@ use claimlog_tests::client::Client;
 use claimlog_tests::keys::{Submitter, envelope_json};
 use claimlog_tests::repo_root;
 use claimlog_tests::server::TestLog;
+use claimlog_tests::well_known::serve_well_known;
 use claimlog_tests::witness::{TestWitness, monitoring_path};
 
 /// The origin `TestLog` configures; the log key is named after it.
@@ -89,44 +89,6 @@ fn path_str(p: &Path) -> anyhow::Result<&str> {
 /// A TOML basic string (JSON string syntax is valid TOML for these).
 fn toml_str(s: &str) -> anyhow::Result<String> {
     Ok(serde_json::to_string(s)?)
-}
-
-/// Serves `body` as `/.well-known/claimlog.json` (anything else: 404) on a
-/// free loopback port, from a thread that lives as long as the test; returns
-/// the base URL. Stands in for `https://<domain>`.
-fn serve_well_known(body: String) -> anyhow::Result<String> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let base = format!("http://{}", listener.local_addr()?);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            // A failed exchange only fails the log's fetch, which the test sees.
-            let _ = answer(stream, &body);
-        }
-    });
-    Ok(base)
-}
-
-fn answer(mut stream: TcpStream, body: &str) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request = String::new();
-    reader.read_line(&mut request)?;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-    }
-    let (status, body) = if request.starts_with("GET /.well-known/claimlog.json ") {
-        ("200 OK", body)
-    } else {
-        ("404 Not Found", "")
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
 }
 
 fn now() -> anyhow::Result<i64> {

@@ -12,7 +12,7 @@
 //! verification is covered by the pure tests in `claimlog::evidence`).
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use claimlog::claim::Timestamp;
 use claimlog_tests::binary::claimlog_binary;
 use claimlog_tests::repo_root;
+use claimlog_tests::well_known::serve_well_known;
 
 const ORIGIN: &str = "verify.test/log";
 
@@ -53,40 +54,6 @@ fn fails(args: &[&str]) -> (String, String) {
     (
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-/// A one-document HTTP server for the vendor's well-known document.
-fn serve_document(body: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let _ = answer(stream, &body);
-        }
-    });
-    base
-}
-
-fn answer(mut stream: TcpStream, body: &str) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-    }
-    let (status, body) = if request_line.starts_with("GET /.well-known/claimlog.json ") {
-        ("200 OK", body)
-    } else {
-        ("404 Not Found", "")
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
     )
 }
 
@@ -237,7 +204,7 @@ fn verify_bundle_state_and_fork() {
         "--root-key",
         &p("root"),
     ]);
-    let wk = serve_document(doc);
+    let wk = serve_well_known(doc).unwrap();
     std::fs::write(
         p("policy"),
         format!("log {}\nquorum none\n", log_vkey.trim()),
