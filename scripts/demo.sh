@@ -187,9 +187,11 @@ else
 fi
 [[ -x "$BIN/claimlog" && -x "$BIN/claimlog-witness" ]] ||
     die "$BIN lacks claimlog or claimlog-witness"
-# The commands as a reader types them.
-claimlog() { "$BIN/claimlog" "$@"; }
-claimlog-witness() { "$BIN/claimlog-witness" "$@"; }
+# The commands as a reader types them. On PATH rather than shell functions:
+# a function run in the background is a subshell, and `kill $!` would stop
+# the subshell and leave the server running.
+BIN=$(cd "$BIN" && pwd)
+export PATH="$BIN:$PATH"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/claimlog-demo.XXXXXX")
 cd "$WORK"

@@ -93,5 +93,20 @@ fn demo_script_runs_end_to_end() -> anyhow::Result<()> {
     // The demo removed its temp directory.
     let left: Vec<_> = std::fs::read_dir(tmp.path())?.collect();
     ensure!(left.is_empty(), "the demo left {left:?} behind");
+    // And it stopped every process it started: the servers ran in the
+    // demo's work directory under `tmp`, so no process may still have its
+    // working directory there (the script waited for them, so they are not
+    // even zombies).
+    let mut left = Vec::new();
+    for proc_entry in std::fs::read_dir("/proc")?.flatten() {
+        let Ok(cwd) = std::fs::read_link(proc_entry.path().join("cwd")) else {
+            continue;
+        };
+        if cwd.starts_with(tmp.path()) {
+            let cmdline = std::fs::read(proc_entry.path().join("cmdline")).unwrap_or_default();
+            left.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    ensure!(left.is_empty(), "the demo left processes running: {left:?}");
     Ok(())
 }
