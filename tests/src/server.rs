@@ -145,27 +145,33 @@ impl Server {
     /// SIGTERM (graceful shutdown) and wait for the exit status, at most
     /// `timeout`; a server still running then is killed and reported.
     pub fn terminate(mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
-        let Some(mut c) = self.child.take() else {
+        let Some(c) = self.child.take() else {
             bail!("server already stopped");
         };
-        let status = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status()?;
-        if !status.success() {
-            bail!("kill -TERM failed: {status}");
+        terminate_child(c, timeout).context("server")
+    }
+}
+
+/// SIGTERM `child` (a graceful shutdown) and wait for its exit status, at
+/// most `timeout`; a process still running then is killed and reported.
+pub fn terminate_child(mut c: Child, timeout: Duration) -> anyhow::Result<ExitStatus> {
+    let status = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status()?;
+    if !status.success() {
+        bail!("kill -TERM failed: {status}");
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = c.try_wait()? {
+            return Ok(s);
         }
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = c.try_wait()? {
-                return Ok(s);
-            }
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                let _ = c.wait();
-                bail!("server did not exit within {timeout:?} of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() > deadline {
+            let _ = c.kill();
+            let _ = c.wait();
+            bail!("did not exit within {timeout:?} of SIGTERM");
         }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -10,18 +10,18 @@
 //! (prints `witness vkey ...`, then `listening on ADDR`).
 
 use std::fs::File;
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
 
 use crate::binary::build;
+use crate::server::{spawn_announced, terminate_child};
 
 /// The environment variable naming a prebuilt `claimlog-witness` binary.
 pub const WITNESS_BIN_ENV: &str = "CLAIMLOG_WITNESS_BIN";
@@ -196,69 +196,23 @@ impl TestWitness {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
-        let mut child = cmd.spawn().context("spawning claimlog-witness serve")?;
-        let Some(stdout) = child.stdout.take() else {
-            bail!("stdout was not piped");
-        };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match rx.recv_timeout(left) {
-                Ok(l) => l,
-                Err(e) => {
-                    let _ = child.kill();
-                    let status = child.wait().ok();
-                    bail!("witness did not start ({e}); exit status {status:?}");
-                }
-            };
-            if let Some(v) = line.strip_prefix("witness vkey ") {
-                if v != self.vkey {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    bail!("witness started with vkey {v}, expected {}", self.vkey);
-                }
-            } else if let Some(a) = line.strip_prefix("listening on ") {
-                self.addr = Some(a.parse().context("listening address")?);
-                self.child = Some(child);
-                return Ok(());
-            } else {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("unexpected start-up line {line:?}");
-            }
+        let (mut child, vkey, addr) = spawn_announced(cmd, "witness vkey ")?;
+        if vkey != self.vkey {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("witness started with vkey {vkey}, expected {}", self.vkey);
         }
+        self.addr = Some(addr);
+        self.child = Some(child);
+        Ok(())
     }
 
     /// SIGTERM and wait (at most `timeout`) for the exit status.
     pub fn stop(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
-        let Some(mut c) = self.child.take() else {
+        let Some(c) = self.child.take() else {
             bail!("witness {} is not running", self.name);
         };
-        let status = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status()?;
-        if !status.success() {
-            bail!("kill -TERM failed: {status}");
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = c.try_wait()? {
-                return Ok(s);
-            }
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                let _ = c.wait();
-                bail!("witness did not exit within {timeout:?} of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        terminate_child(c, timeout).with_context(|| format!("witness {}", self.name))
     }
 
     /// SIGKILL and reap (no-op when not running).
