@@ -34,7 +34,13 @@ pub fn verified_signers(
 ) -> Result<Vec<Sha256Digest>, ClaimError> {
     let mut verified = Vec::new();
     for (j, sig) in envelope.signatures().iter().enumerate() {
-        let Some(key) = keys.iter().find(|k| k.keyid.to_string() == sig.keyid) else {
+        // A keyid is only ever written as 64 lowercase hex digits, so a
+        // keyid that does not parse names none of `keys`; parsing once per
+        // signature replaces a hex string per key and comparison.
+        let Ok(named) = Sha256Digest::parse(&sig.keyid) else {
+            continue;
+        };
+        let Some(key) = keys.iter().find(|k| k.keyid == named) else {
             continue;
         };
         if !verify(j, key) {
@@ -54,11 +60,18 @@ pub fn verified_signers(
 /// over the DSSE PAE) with `key`. False for an index out of range or a key
 /// that is not a valid point.
 pub fn verify_signature(envelope: &Envelope, index: usize, key: &PublicKey) -> bool {
+    VerifyingKey::from_bytes(&key.0).is_ok_and(|vk| verify_signature_with(envelope, index, &vk))
+}
+
+/// [`verify_signature`] with a key already decompressed, for callers that
+/// keep the decompressed keys of a binding (decompression is a field square
+/// root, a sizeable share of one verification). False for an index out of
+/// range.
+pub fn verify_signature_with(envelope: &Envelope, index: usize, key: &VerifyingKey) -> bool {
     let Some(sig) = envelope.signatures().get(index) else {
         return false;
     };
-    VerifyingKey::from_bytes(&key.0)
-        .is_ok_and(|vk| vk.verify_strict(&envelope.pae(), &sig.sig).is_ok())
+    key.verify_strict(&envelope.pae(), &sig.sig).is_ok()
 }
 
 /// Whether a data-handling claim of `domain`, whose signatures by the keys in

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 pub use admission::{
     authorize_claim_signers, check_root_signatures, verified_signers, verify_signature,
+    verify_signature_with,
 };
 pub use data_handling::{
     AppIdentifier, Assurance, Claim, DATA_HANDLING_V1, DataCategory, DataHandling, Evidence,

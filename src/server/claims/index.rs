@@ -16,9 +16,6 @@
 //! Values are JSON. Statements themselves are not copied: a head's predicate
 //! is read back from its log entry ([`load_statement`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use serde::{Deserialize, Serialize};
 
 use crate::claim::{Domain, Identifier, ParsedStatement, Sha256Digest, parse_statement};
@@ -131,78 +128,6 @@ pub fn load_statement(
     Ok((entry, parsed))
 }
 
-/// How many parsed statements a [`StatementCache`] keeps.
-pub const STATEMENT_CACHE_ENTRIES: usize = 2048;
-
-/// Parsed statements of indexed entries (series and key-binding heads), so
-/// that admitting the next version does not re-read and re-parse the head's
-/// 3-4 KiB statement on every submission.
-///
-/// Keyed by the index record's `(logIndex, statementSha256)`: the record and
-/// the entry are written in one atomic batch, so the pair names the exact
-/// statement bytes even if a failed batch's index is later reused by another
-/// entry (that entry's record carries its own digest). Bounded; thread-safe.
-#[derive(Debug, Default)]
-pub struct StatementCache {
-    map: Mutex<HashMap<(u64, Sha256Digest), Arc<ParsedStatement>>>,
-}
-
-impl StatementCache {
-    /// An empty cache.
-    pub fn new() -> StatementCache {
-        StatementCache::default()
-    }
-
-    /// The statement `record` points at: from the cache, or read through
-    /// `entry`, parsed, checked against the record's digest and cached.
-    pub fn load(
-        &self,
-        record: &VersionRecord,
-        entry: impl FnOnce(u64) -> Result<Option<Vec<u8>>, StoreError>,
-    ) -> Result<Arc<ParsedStatement>, StoreError> {
-        let key = (record.log_index, record.statement_sha256);
-        if let Some(hit) = self.lock().get(&key) {
-            return Ok(hit.clone());
-        }
-        let (_, parsed) = load_statement(record.log_index, entry)?;
-        if parsed.statement_sha256 != record.statement_sha256 {
-            return Err(StoreError::Corrupt(format!(
-                "indexed entry {} has statement {}, its index record says {}",
-                record.log_index, parsed.statement_sha256, record.statement_sha256
-            )));
-        }
-        let parsed = Arc::new(parsed);
-        let mut map = self.lock();
-        if map.len() >= STATEMENT_CACHE_ENTRIES {
-            // Bounded: evict one arbitrary statement (heads in active use
-            // come back on their next read).
-            if let Some(victim) = map.keys().next().copied() {
-                map.remove(&victim);
-            }
-        }
-        map.insert(key, parsed.clone());
-        Ok(parsed)
-    }
-
-    /// Statements cached.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(u64, Sha256Digest), Arc<ParsedStatement>>> {
-        // Entries are immutable parsed statements; a poisoned lock cannot
-        // leave the map inconsistent.
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,71 +157,5 @@ mod tests {
             decode::<VersionRecord>(b"k", b"{\"logIndex\":1}"),
             Err(StoreError::Corrupt(_))
         ));
-    }
-
-    fn logged(n: u64) -> (Vec<u8>, VersionRecord) {
-        use crate::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/spec/examples/key-binding-1-enroll.json"
-        );
-        let payload = std::fs::read(path).unwrap();
-        let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
-        let env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &payload, &key).to_canonical_json();
-        let entry = LogEntry::encode(&env, 1_750_000_000).unwrap();
-        let record = VersionRecord {
-            log_index: n,
-            sequence: 1,
-            statement_sha256: Sha256Digest::of(&payload),
-            integrated_time: 1_750_000_000,
-        };
-        (entry, record)
-    }
-
-    #[test]
-    fn statement_cache_hits_checks_the_digest_and_stays_bounded() {
-        let cache = StatementCache::new();
-        let (entry, record) = logged(5);
-        let reads = std::cell::Cell::new(0);
-        let read = |i: u64| {
-            assert_eq!(i, 5);
-            reads.set(reads.get() + 1);
-            Ok(Some(entry.clone()))
-        };
-        let first = cache.load(&record, read).unwrap();
-        let second = cache.load(&record, read).unwrap();
-        assert!(Arc::ptr_eq(&first, &second));
-        assert_eq!(reads.get(), 1, "the second load is a hit");
-        assert_eq!(first.statement_sha256, record.statement_sha256);
-
-        // Same index, another digest (a failed batch's index reused): the
-        // entry is read again and must match the record.
-        let other = VersionRecord {
-            statement_sha256: Sha256Digest::of(b"another statement"),
-            ..record.clone()
-        };
-        assert!(matches!(
-            cache.load(&other, |_| Ok(Some(entry.clone()))),
-            Err(StoreError::Corrupt(_))
-        ));
-        assert!(matches!(
-            cache.load(
-                &VersionRecord {
-                    log_index: 6,
-                    ..record.clone()
-                },
-                |_| Ok(None)
-            ),
-            Err(StoreError::Corrupt(_))
-        ));
-
-        for n in 0..(STATEMENT_CACHE_ENTRIES as u64 + 10) {
-            let r = VersionRecord {
-                log_index: 100 + n,
-                ..record.clone()
-            };
-            cache.load(&r, |_| Ok(Some(entry.clone()))).unwrap();
-        }
-        assert_eq!(cache.len(), STATEMENT_CACHE_ENTRIES);
     }
 }

@@ -22,23 +22,25 @@
 //! (`crate::server::http`).
 
 pub mod api;
+pub mod cache;
 pub mod index;
 pub mod wellknown;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
 use crate::claim::{
-    BoundKey, ClaimError, DATA_HANDLING_V1, KEY_BINDING_V1, KeyBinding, KeyBindingHead,
-    ParsedStatement, Predicate, SeriesHead, SeriesPolicy, Sha256Digest, Timestamp,
+    BoundKey, ClaimError, DATA_HANDLING_V1, DataHandling, KEY_BINDING_V1, KeyBinding,
+    KeyBindingHead, ParsedStatement, Predicate, SeriesHead, SeriesPolicy, Sha256Digest, Timestamp,
     authorize_claim_signers, check_key_binding_series, check_root_signatures, check_series,
     parse_and_validate, verified_signers, verify_signature,
 };
 use crate::dsse::Envelope;
 use crate::server::sequencer::{BatchView, CommitCheck, Rejection};
 use crate::server::store::{IndexRecord, Store, StoreError};
-use index::{StatementCache, StatementRecord, VersionRecord};
+use cache::{BoundKeys, CachedHead, HeadCache};
+use index::{StatementRecord, VersionRecord};
 use wellknown::WellKnownClient;
 
 /// The domain admission policy and the well-known client.
@@ -46,8 +48,8 @@ use wellknown::WellKnownClient;
 pub struct ClaimAdmission {
     policy: SeriesPolicy,
     well_known: WellKnownClient,
-    /// Parsed head statements, shared with the integration-time checks.
-    cache: Arc<StatementCache>,
+    /// Parsed heads, shared with the integration-time checks.
+    cache: Arc<HeadCache>,
 }
 
 impl ClaimAdmission {
@@ -56,7 +58,7 @@ impl ClaimAdmission {
         ClaimAdmission {
             policy,
             well_known,
-            cache: Arc::new(StatementCache::new()),
+            cache: Arc::new(HeadCache::new()),
         }
     }
 
@@ -97,30 +99,32 @@ impl ClaimAdmission {
                         domain: domain.to_string(),
                     })
                 };
-                let Some(head) = load_key_head(
+                let Some(keys) = cached_key_head(
                     |k| store.index_get(k),
                     |i| store.entry(i),
                     domain,
-                    Some(&self.cache),
+                    &self.cache,
                 )
                 .map_err(internal)?
                 else {
                     return Err(not_bound());
                 };
-                let verified = verify_signatures(envelope, &head.binding.signing_keys)?;
+                let verified = keys
+                    .verified_claim_signers(envelope)
+                    .map_err(claim_rejection)?;
                 if verified.is_empty() {
                     return Err(not_bound());
                 }
                 (verified, false)
             }
         };
-        Ok(Box::new(ClaimCheck {
-            parsed: Arc::new(parsed),
+        Ok(Box::new(ClaimCheck::new(
+            parsed,
             verified,
             enrollment_confirmed,
-            policy: self.policy,
-            cache: self.cache.clone(),
-        }))
+            self.policy,
+            self.cache.clone(),
+        )))
     }
 
     /// An enrollment's root key must be published in the domain's
@@ -153,13 +157,36 @@ impl ClaimAdmission {
 /// The integration-time check of one admitted statement (stage 2 in the
 /// module doc). On success it returns the index records of the entry.
 pub struct ClaimCheck {
-    parsed: Arc<ParsedStatement>,
+    statement_sha256: Sha256Digest,
+    /// The admitted predicate. Taken (moved into the head cache as the new
+    /// head, no copy) when the check passes; the sequencer checks a
+    /// submission once.
+    next: Mutex<Option<Predicate>>,
     /// Keys whose signatures verified at submission.
     verified: Vec<Sha256Digest>,
     /// Whether submission confirmed the well-known document (enrollments).
     enrollment_confirmed: bool,
     policy: SeriesPolicy,
-    cache: Arc<StatementCache>,
+    cache: Arc<HeadCache>,
+}
+
+impl ClaimCheck {
+    fn new(
+        parsed: ParsedStatement,
+        verified: Vec<Sha256Digest>,
+        enrollment_confirmed: bool,
+        policy: SeriesPolicy,
+        cache: Arc<HeadCache>,
+    ) -> ClaimCheck {
+        ClaimCheck {
+            statement_sha256: parsed.statement_sha256,
+            next: Mutex::new(Some(parsed.predicate)),
+            verified,
+            enrollment_confirmed,
+            policy,
+            cache,
+        }
+    }
 }
 
 impl CommitCheck for ClaimCheck {
@@ -169,82 +196,56 @@ impl CommitCheck for ClaimCheck {
         log_index: u64,
         integrated_time: u64,
     ) -> Result<Vec<IndexRecord>, Rejection> {
+        // Only this check uses the slot, so the lock is never contended;
+        // poisoning would need a panic inside this function.
+        let mut slot = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(next) = slot.as_ref() else {
+            return Err(rejection(500, "claim check run twice".into()));
+        };
         let at = i64::try_from(integrated_time)
             .ok()
             .and_then(Timestamp::from_unix)
             .ok_or_else(|| rejection(500, "integration time out of range".into()))?;
-        let sha = self.parsed.statement_sha256;
-        match &self.parsed.predicate {
+        let sha = self.statement_sha256;
+        // The rules, against the heads; on success the records to write and
+        // the head this entry replaces.
+        let (records, superseded) = match next {
             Predicate::KeyBinding(kb) => {
-                let head = load_key_head(
+                let keys = cached_key_head(
                     |k| view.index_get(k),
                     |i| view.entry(i),
                     &kb.domain,
-                    Some(&self.cache),
+                    &self.cache,
                 )
                 .map_err(internal)?;
-                if let Some(e) = check_key_binding_series(head.as_ref(), kb, at, &self.policy)
-                    .into_iter()
-                    .next()
-                {
-                    let current = head.as_ref().map(KeyBindingHead::supersedes);
-                    return Err(series_rejection(e, current.map(|s| json!(s))));
-                }
-                if head.is_none() && !self.enrollment_confirmed {
-                    return Err(rejection(
-                        409,
-                        format!("{} was enrolled while this enrollment waited", kb.domain),
-                    ));
-                }
-                check_root_signatures(head.as_ref().map(|h| &h.binding), kb, &self.verified, at)
-                    .map_err(claim_rejection)?;
+                let head = keys.as_deref().map(BoundKeys::head);
+                self.check_key_binding(head, kb, at)?;
                 let version = VersionRecord {
                     log_index,
                     sequence: kb.sequence,
                     statement_sha256: sha,
                     integrated_time,
                 };
-                Ok(vec![
+                let records = vec![
                     (index::key_head_key(&kb.domain), index::encode(&version)),
                     (
                         index::key_version_key(&kb.domain, kb.sequence),
                         index::encode(&version),
                     ),
                     statement_record(&sha, KEY_BINDING_V1, kb.domain.clone(), None, &version),
-                ])
+                ];
+                (records, head.map(|h| (h.log_index, h.statement_sha256)))
             }
             Predicate::DataHandling(dh) => {
-                let domain = &dh.issuer.domain;
-                let keys = load_key_head(
-                    |k| view.index_get(k),
-                    |i| view.entry(i),
-                    domain,
-                    Some(&self.cache),
-                )
-                .map_err(internal)?;
-                authorize_claim_signers(
-                    keys.as_ref().map(|h| &h.binding),
-                    domain,
-                    &self.verified,
-                    at,
-                )
-                .map_err(claim_rejection)?;
-                let head = load_series_head(view, dh, &self.cache)?;
-                if let Some(e) = check_series(head.as_ref(), dh, at, &self.policy)
-                    .into_iter()
-                    .next()
-                {
-                    let current = head.as_ref().map(SeriesHead::supersedes);
-                    return Err(series_rejection(e, current.map(|s| json!(s))));
-                }
+                let head = self.check_data_handling(view, dh, at)?;
                 let version = VersionRecord {
                     log_index,
                     sequence: dh.sequence,
                     statement_sha256: sha,
                     integrated_time,
                 };
-                let service = &dh.service.id;
-                Ok(vec![
+                let (domain, service) = (&dh.issuer.domain, &dh.service.id);
+                let records = vec![
                     (
                         index::series_head_key(domain, service),
                         index::encode(&version),
@@ -260,9 +261,93 @@ impl CommitCheck for ClaimCheck {
                         Some(service.clone()),
                         &version,
                     ),
-                ])
+                ];
+                (records, head.map(|h| (h.log_index, h.statement_sha256)))
             }
+        };
+        // This entry is now its series' head (for the rest of this batch and,
+        // once the batch is written, for good): cache it so the next version
+        // is checked without reading it back. If the batch fails, the cached
+        // pair names no index record and is never looked up (module doc of
+        // [`cache`]).
+        let head = match slot.take() {
+            Some(Predicate::KeyBinding(binding)) => {
+                CachedHead::Keys(Arc::new(BoundKeys::new(KeyBindingHead {
+                    log_index,
+                    statement_sha256: sha,
+                    binding,
+                })))
+            }
+            Some(Predicate::DataHandling(predicate)) => CachedHead::Series(Arc::new(SeriesHead {
+                log_index,
+                statement_sha256: sha,
+                predicate,
+            })),
+            // Checked to be Some above, under the same guard.
+            None => return Ok(records),
+        };
+        self.cache.replace(superseded, (log_index, sha), head);
+        Ok(records)
+    }
+}
+
+impl ClaimCheck {
+    /// Series and root-signature rules of key binding `kb` after `head`.
+    fn check_key_binding(
+        &self,
+        head: Option<&KeyBindingHead>,
+        kb: &KeyBinding,
+        at: Timestamp,
+    ) -> Result<(), Rejection> {
+        if let Some(e) = check_key_binding_series(head, kb, at, &self.policy)
+            .into_iter()
+            .next()
+        {
+            let current = head.map(KeyBindingHead::supersedes);
+            return Err(series_rejection(e, current.map(|s| json!(s))));
         }
+        if head.is_none() && !self.enrollment_confirmed {
+            return Err(rejection(
+                409,
+                format!("{} was enrolled while this enrollment waited", kb.domain),
+            ));
+        }
+        check_root_signatures(head.map(|h| &h.binding), kb, &self.verified, at)
+            .map_err(claim_rejection)
+    }
+
+    /// Signer and series rules of data-handling claim `dh`; returns the
+    /// series head it follows.
+    fn check_data_handling(
+        &self,
+        view: &BatchView<'_>,
+        dh: &DataHandling,
+        at: Timestamp,
+    ) -> Result<Option<Arc<SeriesHead>>, Rejection> {
+        let domain = &dh.issuer.domain;
+        let keys = cached_key_head(
+            |k| view.index_get(k),
+            |i| view.entry(i),
+            domain,
+            &self.cache,
+        )
+        .map_err(internal)?;
+        authorize_claim_signers(
+            keys.as_deref().map(|k| &k.head().binding),
+            domain,
+            &self.verified,
+            at,
+        )
+        .map_err(claim_rejection)?;
+        let head = load_series_head(view, dh, &self.cache)?;
+        if let Some(e) = check_series(head.as_deref(), dh, at, &self.policy)
+            .into_iter()
+            .next()
+        {
+            let current = head.as_deref().map(SeriesHead::supersedes);
+            return Err(series_rejection(e, current.map(|s| json!(s))));
+        }
+        Ok(head)
     }
 }
 
@@ -284,56 +369,68 @@ pub fn claim_status(e: &ClaimError) -> u16 {
 }
 
 /// The current key-binding head of `domain`, if it enrolled, read through
-/// `index_get` and `entry` (the store, or a batch view), through `cache`
-/// when given.
+/// `index_get` and `entry` (uncached: for the read API).
 pub fn load_key_head(
     index_get: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>,
     entry: impl FnOnce(u64) -> Result<Option<Vec<u8>>, StoreError>,
     domain: &crate::claim::Domain,
-    cache: Option<&StatementCache>,
 ) -> Result<Option<KeyBindingHead>, StoreError> {
     let key = index::key_head_key(domain);
     let Some(bytes) = index_get(&key)? else {
         return Ok(None);
     };
     let record: VersionRecord = index::decode(&key, &bytes)?;
-    let parsed = match cache {
-        Some(cache) => cache.load(&record, entry)?,
-        None => Arc::new(index::load_statement(record.log_index, entry)?.1),
-    };
-    match &parsed.predicate {
-        Predicate::KeyBinding(binding) => Ok(Some(KeyBindingHead {
+    let (_, parsed) = index::load_statement(record.log_index, entry)?;
+    match parsed.predicate {
+        Predicate::KeyBinding(binding) if binding.domain == *domain => Ok(Some(KeyBindingHead {
             log_index: record.log_index,
             statement_sha256: parsed.statement_sha256,
-            binding: binding.clone(),
+            binding,
         })),
-        Predicate::DataHandling(_) => Err(StoreError::Corrupt(format!(
-            "key-binding head of {domain} is a data-handling statement"
+        _ => Err(StoreError::Corrupt(format!(
+            "key-binding head of {domain} is not a key binding of {domain}"
         ))),
     }
 }
 
+/// The current key-binding head of `domain` with its keys decompressed, if
+/// it enrolled, through `cache`. The head must bind `domain`: its keys never
+/// serve another domain.
+fn cached_key_head(
+    index_get: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>,
+    entry: impl FnOnce(u64) -> Result<Option<Vec<u8>>, StoreError>,
+    domain: &crate::claim::Domain,
+    cache: &HeadCache,
+) -> Result<Option<Arc<BoundKeys>>, StoreError> {
+    let key = index::key_head_key(domain);
+    let Some(bytes) = index_get(&key)? else {
+        return Ok(None);
+    };
+    let record: VersionRecord = index::decode(&key, &bytes)?;
+    let keys = cache.key_head(&record, entry)?;
+    if keys.head().binding.domain != *domain {
+        return Err(StoreError::Corrupt(format!(
+            "key-binding head of {domain} binds {}",
+            keys.head().binding.domain
+        )));
+    }
+    Ok(Some(keys))
+}
+
 fn load_series_head(
     view: &BatchView<'_>,
-    dh: &crate::claim::DataHandling,
-    cache: &StatementCache,
-) -> Result<Option<SeriesHead>, Rejection> {
+    dh: &DataHandling,
+    cache: &HeadCache,
+) -> Result<Option<Arc<SeriesHead>>, Rejection> {
     let key = index::series_head_key(&dh.issuer.domain, &dh.service.id);
     let Some(bytes) = view.index_get(&key).map_err(internal)? else {
         return Ok(None);
     };
     let record: VersionRecord = index::decode(&key, &bytes).map_err(internal)?;
-    let parsed = cache.load(&record, |i| view.entry(i)).map_err(internal)?;
-    match &parsed.predicate {
-        Predicate::DataHandling(predicate) => Ok(Some(SeriesHead {
-            log_index: record.log_index,
-            statement_sha256: parsed.statement_sha256,
-            predicate: predicate.clone(),
-        })),
-        Predicate::KeyBinding(_) => Err(internal(StoreError::Corrupt(
-            "series head is a key binding".into(),
-        ))),
-    }
+    cache
+        .series_head(&record, |i| view.entry(i))
+        .map(Some)
+        .map_err(internal)
 }
 
 /// Verifies every signature whose keyid names one of `keys`

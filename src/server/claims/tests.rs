@@ -579,13 +579,13 @@ async fn racing_versions_exactly_one_wins() {
     let (root1, signing1) = (key("root1"), key("signing1"));
     // Enroll by hand (no well-known fetch here: build the check directly).
     let kb1 = bytes(&example("key-binding-1-enroll.json"));
-    let check = ClaimCheck {
-        parsed: Arc::new(parse_and_validate(&kb1).unwrap()),
-        verified: vec![Sha256Digest::parse(&keyid(&root1)).unwrap()],
-        enrollment_confirmed: true,
-        policy: SeriesPolicy::default(),
-        cache: Arc::new(super::index::StatementCache::new()),
-    };
+    let check = ClaimCheck::new(
+        parse_and_validate(&kb1).unwrap(),
+        vec![Sha256Digest::parse(&keyid(&root1)).unwrap()],
+        true,
+        SeriesPolicy::default(),
+        Arc::new(super::cache::HeadCache::new()),
+    );
     let env = Envelope::parse(&envelope(&kb1, &[&root1])).unwrap();
     let json = env.to_canonical_json();
     let rx = sequencer
