@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 
 use super::index::{self, StatementRecord, VersionRecord};
 use super::load_key_head;
-use crate::claim::{DataHandling, Domain, Identifier, Predicate, Sha256Digest, Timestamp, diff};
+use crate::claim::{
+    DATA_HANDLING_V1, DataHandling, Domain, Identifier, KEY_BINDING_V1, Predicate, Sha256Digest,
+    Timestamp, diff,
+};
 use crate::merkle::leaf_hash;
 use crate::server::http::{ApiError, App};
 use crate::server::store::Store;
@@ -239,7 +242,24 @@ async fn claim(State(app): State<Arc<App>>, Path(sha): Path<String>) -> Result<R
             record.log_index
         )));
     };
-    let (entry, _) = index::load_statement(record.log_index, |_| Ok(Some(entry_bytes.clone())))?;
+    let (entry, parsed) =
+        index::load_statement(record.log_index, |_| Ok(Some(entry_bytes.clone())))?;
+    if parsed.statement_sha256 != sha {
+        return Err(ApiError::Internal(format!(
+            "statement index for {sha} points at entry {} holding {}",
+            record.log_index, parsed.statement_sha256
+        )));
+    }
+    // What the index does not copy, from the statement itself.
+    let (predicate_type, domain, service, sequence) = match &parsed.predicate {
+        Predicate::KeyBinding(kb) => (KEY_BINDING_V1, &kb.domain, None, kb.sequence),
+        Predicate::DataHandling(dh) => (
+            DATA_HANDLING_V1,
+            &dh.issuer.domain,
+            Some(&dh.service.id),
+            dh.sequence,
+        ),
+    };
     let envelope: Value = serde_json::from_slice(&entry.envelope.to_canonical_json())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let statement: Value = serde_json::from_slice(entry.envelope.payload())
@@ -248,15 +268,15 @@ async fn claim(State(app): State<Arc<App>>, Path(sha): Path<String>) -> Result<R
         "statementSha256": sha,
         "logIndex": record.log_index,
         "leafHash": leaf_hash(&entry_bytes).to_base64(),
-        "integratedTime": record.integrated_time,
+        "integratedTime": entry.integrated_time,
         "treeSize": tree_size,
-        "predicateType": record.predicate_type,
-        "domain": record.domain,
-        "sequence": record.sequence,
+        "predicateType": predicate_type,
+        "domain": domain,
+        "sequence": sequence,
         "envelope": envelope,
         "statement": statement,
     });
-    if let Some(s) = record.service {
+    if let Some(s) = service {
         body["service"] = json!(s);
     }
     Ok(axum::Json(body).into_response())

@@ -241,3 +241,253 @@ fn corrupt(record: &VersionRecord, wanted: &str, found: &str) -> StoreError {
         record.log_index
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+    use crate::claim::{ClaimError, Domain, KeyBinding, Timestamp, authorize_claim_signers};
+    use crate::dsse::{EnvelopeSignature, PAYLOAD_TYPE_IN_TOTO};
+    use crate::server::entry::LogEntry;
+
+    const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/examples/");
+
+    fn example(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{EXAMPLES}{name}")).unwrap()
+    }
+
+    fn key(name: &str) -> SigningKey {
+        let keys: serde_json::Value = serde_json::from_slice(&example("test-keys.json")).unwrap();
+        let seed = hex::decode(keys["keys"][name]["seedHex"].as_str().unwrap()).unwrap();
+        SigningKey::from_bytes(&seed.try_into().unwrap())
+    }
+
+    fn binding(name: &str) -> KeyBinding {
+        match crate::claim::parse_statement(&example(name)).unwrap().predicate {
+            Predicate::KeyBinding(kb) => kb,
+            Predicate::DataHandling(_) => panic!("{name} is not a key binding"),
+        }
+    }
+
+    fn bound(name: &str, log_index: u64) -> BoundKeys {
+        BoundKeys::new(KeyBindingHead {
+            log_index,
+            statement_sha256: Sha256Digest::of(&example(name)),
+            binding: binding(name),
+        })
+    }
+
+    /// A log entry holding `payload`, and the version record naming it at
+    /// index `n`.
+    fn logged(payload: &[u8], n: u64) -> (Vec<u8>, VersionRecord) {
+        let signer = SigningKey::from_bytes(&[9; 32]);
+        let env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, payload, &signer).to_canonical_json();
+        let entry = LogEntry::encode(&env, 1_750_000_000).unwrap();
+        let record = VersionRecord {
+            log_index: n,
+            sequence: 1,
+            statement_sha256: Sha256Digest::of(payload),
+            integrated_time: 1_750_000_000,
+        };
+        (entry, record)
+    }
+
+    fn claim_envelope(signers: &[&SigningKey]) -> Envelope {
+        let payload = example("data-handling-1.json");
+        let mut sigs: Vec<EnvelopeSignature> = Vec::new();
+        for k in signers {
+            sigs.extend(
+                Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &payload, k)
+                    .signatures()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        envelope_with(&payload, &sigs)
+    }
+
+    fn envelope_with(payload: &[u8], sigs: &[EnvelopeSignature]) -> Envelope {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let sigs: Vec<serde_json::Value> = sigs
+            .iter()
+            .map(|s| serde_json::json!({"keyid": s.keyid, "sig": b64.encode(s.sig.to_bytes())}))
+            .collect();
+        let json = serde_json::json!({
+            "payload": b64.encode(payload),
+            "payloadType": PAYLOAD_TYPE_IN_TOTO,
+            "signatures": sigs,
+        });
+        Envelope::parse(&serde_json::to_vec(&json).unwrap()).unwrap()
+    }
+
+    fn keyid(k: &SigningKey) -> Sha256Digest {
+        Sha256Digest::of(k.verifying_key().as_bytes())
+    }
+
+    #[test]
+    fn cached_keys_verify_only_what_their_binding_binds() {
+        let keys = bound("key-binding-1-enroll.json", 0);
+        let (signing1, root1) = (key("signing1"), key("root1"));
+        // A claim signed by the bound signing key verifies.
+        assert_eq!(
+            keys.verified_claim_signers(&claim_envelope(&[&signing1])),
+            Ok(vec![keyid(&signing1)])
+        );
+        // The root key is bound, but not as a claim signer: its signature is
+        // ignored, not verified.
+        assert_eq!(
+            keys.verified_claim_signers(&claim_envelope(&[&root1])),
+            Ok(vec![])
+        );
+        // A key of another domain's binding (signing2 is first bound by the
+        // rotation, not by the enrollment) verifies nothing here.
+        let signing2 = key("signing2");
+        assert_eq!(
+            keys.verified_claim_signers(&claim_envelope(&[&signing2])),
+            Ok(vec![])
+        );
+        assert_eq!(
+            bound("key-binding-2-rotate.json", 3)
+                .verified_claim_signers(&claim_envelope(&[&signing2])),
+            Ok(vec![keyid(&signing2)])
+        );
+        // A key naming a bound keyid with other key bytes gets no cached key.
+        let mut impostor = keys.head().binding.signing_keys[0].clone();
+        impostor.public_key = crate::claim::PublicKey(*signing2.verifying_key().as_bytes());
+        assert!(keys.verifying_key(&impostor).is_none());
+        assert!(
+            keys.verifying_key(&keys.head().binding.signing_keys[0])
+                .is_some()
+        );
+        // A forged signature under the bound keyid is refused outright.
+        let mut forged = claim_envelope(&[&signing1]).signatures()[0].clone();
+        forged.sig = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"other", &signing1).signatures()[0].sig;
+        let env = envelope_with(&example("data-handling-1.json"), &[forged]);
+        assert!(matches!(
+            keys.verified_claim_signers(&env),
+            Err(ClaimError::SignatureInvalid { index: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn revocation_applies_to_a_cached_key() {
+        // The revoking binding still lists signing1 (bindings are
+        // append-only), so its signature verifies; the integration-time rule
+        // refuses it from the compromise on, and accepts it before.
+        let keys = bound("key-binding-3-revoke.json", 9);
+        let signing1 = key("signing1");
+        let verified = keys
+            .verified_claim_signers(&claim_envelope(&[&signing1]))
+            .unwrap();
+        assert_eq!(verified, vec![keyid(&signing1)]);
+        let domain = Domain::parse("chat.example").unwrap();
+        let binding = &keys.head().binding;
+        let after = Timestamp::parse("2026-03-01T09:00:00Z").unwrap();
+        assert!(matches!(
+            authorize_claim_signers(Some(binding), &domain, &verified, after),
+            Err(ClaimError::KeyRevoked { .. })
+        ));
+        let before = Timestamp::parse("2025-06-01T09:00:00Z").unwrap();
+        assert_eq!(
+            authorize_claim_signers(Some(binding), &domain, &verified, before),
+            Ok(())
+        );
+        // And never for another domain.
+        let other = Domain::parse("other.example").unwrap();
+        assert!(matches!(
+            authorize_claim_signers(Some(binding), &other, &verified, before),
+            Err(ClaimError::KeyNotBound { .. })
+        ));
+    }
+
+    #[test]
+    fn head_cache_hits_checks_the_digest_and_stays_bounded() {
+        let cache = HeadCache::with_capacity(16);
+        let (entry, record) = logged(&example("key-binding-1-enroll.json"), 5);
+        let reads = Cell::new(0);
+        let read = |i: u64| {
+            assert_eq!(i, 5);
+            reads.set(reads.get() + 1);
+            Ok(Some(entry.clone()))
+        };
+        let first = cache.key_head(&record, read).unwrap();
+        let second = cache.key_head(&record, read).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(reads.get(), 1, "the second load is a hit");
+        assert_eq!(first.head().log_index, 5);
+        assert_eq!(first.head().statement_sha256, record.statement_sha256);
+
+        // Same index, another digest (a failed batch's index reused): never
+        // served from the cache; the entry is read and must match.
+        let other = VersionRecord {
+            statement_sha256: Sha256Digest::of(b"another statement"),
+            ..record.clone()
+        };
+        assert!(matches!(
+            cache.key_head(&other, |_| Ok(Some(entry.clone()))),
+            Err(StoreError::Corrupt(_))
+        ));
+        // Same digest, another index: read too.
+        let moved = VersionRecord {
+            log_index: 6,
+            ..record.clone()
+        };
+        assert!(matches!(
+            cache.key_head(&moved, |_| Ok(None)),
+            Err(StoreError::Corrupt(_))
+        ));
+        // A record of the wrong kind is corruption, cached or not.
+        assert!(matches!(
+            cache.series_head(&record, |_| Ok(Some(entry.clone()))),
+            Err(StoreError::Corrupt(_))
+        ));
+        let (dh_entry, dh_record) = logged(&example("data-handling-1.json"), 7);
+        let series = cache
+            .series_head(&dh_record, |_| Ok(Some(dh_entry.clone())))
+            .unwrap();
+        assert_eq!(series.log_index, 7);
+        assert!(matches!(
+            cache.key_head(&dh_record, |_| Ok(None)),
+            Err(StoreError::Corrupt(_))
+        ));
+
+        for n in 0..40 {
+            let r = VersionRecord {
+                log_index: 100 + n,
+                ..record.clone()
+            };
+            cache.key_head(&r, |_| Ok(Some(entry.clone()))).unwrap();
+        }
+        assert_eq!(cache.len(), 16);
+    }
+
+    #[test]
+    fn an_admitted_head_replaces_the_one_it_supersedes() {
+        let cache = HeadCache::new();
+        let (entry, record) = logged(&example("key-binding-1-enroll.json"), 0);
+        cache.key_head(&record, |_| Ok(Some(entry.clone()))).unwrap();
+        assert_eq!(cache.len(), 1);
+        let next = bound("key-binding-2-rotate.json", 4);
+        let at = (4, next.head().statement_sha256);
+        cache.replace(
+            Some((0, record.statement_sha256)),
+            at,
+            CachedHead::Keys(Arc::new(next)),
+        );
+        assert_eq!(cache.len(), 1, "the superseded head is gone");
+        let record = VersionRecord {
+            log_index: 4,
+            sequence: 2,
+            statement_sha256: at.1,
+            integrated_time: 0,
+        };
+        let hit = cache
+            .key_head(&record, |_| panic!("a hit reads nothing"))
+            .unwrap();
+        assert_eq!(hit.head().binding.sequence, 2);
+    }
+}

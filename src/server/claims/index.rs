@@ -13,10 +13,15 @@
 //! - `dh/v/<domain>/<service>/<sequence>` → [`VersionRecord`]: every version;
 //! - `st/<statementSha256>` → [`StatementRecord`]: where a statement is.
 //!
-//! Values are JSON. Statements themselves are not copied: a head's predicate
-//! is read back from its log entry ([`load_statement`]).
+//! Values are fixed-size binary ([`IndexValue`]): a [`VersionRecord`] is 56
+//! bytes, a [`StatementRecord`] 8. Nothing the entry already holds is copied
+//! into a record except what a lookup needs before reading the entry (the
+//! digest and sequence of a head, which the integration check compares
+//! against, and its time, which the history answers). Statements themselves
+//! are read back from their log entries ([`load_statement`]). Records written
+//! as JSON by earlier versions are still read.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::claim::{Domain, Identifier, ParsedStatement, Sha256Digest, parse_statement};
 use crate::server::entry::LogEntry;
@@ -26,7 +31,7 @@ use crate::server::store::StoreError;
 pub const KEY_HEAD_PREFIX: &str = "kb/h/";
 
 /// One version of a series as the log recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VersionRecord {
     /// The entry's index in the log.
@@ -39,23 +44,79 @@ pub struct VersionRecord {
     pub integrated_time: u64,
 }
 
-/// Where a statement is, by `statementSha256`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// Where a statement is, by `statementSha256`: the entry's index. Its
+/// predicate type, domain, service, sequence and integration time are read
+/// from the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatementRecord {
     /// The entry's index in the log.
     pub log_index: u64,
-    /// The statement's predicate type URI.
-    pub predicate_type: String,
-    /// `issuer.domain` or the key binding's `domain`.
-    pub domain: Domain,
-    /// `service.id`, for a data-handling statement.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<Identifier>,
-    /// The version's `sequence`.
-    pub sequence: u64,
-    /// The log's integration time, POSIX seconds.
-    pub integrated_time: u64,
+}
+
+/// A value of the claim indexes, in its stored form.
+pub trait IndexValue: Sized {
+    /// The stored bytes.
+    fn to_bytes(&self) -> Vec<u8>;
+    /// Parses stored bytes; `None` if they are not a record of this type.
+    fn from_bytes(bytes: &[u8]) -> Option<Self>;
+}
+
+impl IndexValue for VersionRecord {
+    /// `logIndex` ‖ `sequence` ‖ `statementSha256` ‖ `integratedTime`,
+    /// integers big-endian: 56 bytes.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(56);
+        out.extend_from_slice(&self.log_index.to_be_bytes());
+        out.extend_from_slice(&self.sequence.to_be_bytes());
+        out.extend_from_slice(&self.statement_sha256.0);
+        out.extend_from_slice(&self.integrated_time.to_be_bytes());
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if bytes.first() == Some(&b'{') {
+            // Written as JSON by an earlier version.
+            return serde_json::from_slice(bytes).ok();
+        }
+        let bytes: &[u8; 56] = bytes.try_into().ok()?;
+        let (log_index, rest) = bytes.split_first_chunk::<8>()?;
+        let (sequence, rest) = rest.split_first_chunk::<8>()?;
+        let (sha, rest) = rest.split_first_chunk::<32>()?;
+        let time: &[u8; 8] = rest.try_into().ok()?;
+        Some(VersionRecord {
+            log_index: u64::from_be_bytes(*log_index),
+            sequence: u64::from_be_bytes(*sequence),
+            statement_sha256: Sha256Digest(*sha),
+            integrated_time: u64::from_be_bytes(*time),
+        })
+    }
+}
+
+impl IndexValue for StatementRecord {
+    /// `logIndex`, big-endian: 8 bytes.
+    fn to_bytes(&self) -> Vec<u8> {
+        self.log_index.to_be_bytes().to_vec()
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if bytes.first() == Some(&b'{') {
+            // Written as JSON by an earlier version, which also copied the
+            // statement's fields; only the index is needed.
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Legacy {
+                log_index: u64,
+            }
+            let legacy: Legacy = serde_json::from_slice(bytes).ok()?;
+            return Some(StatementRecord {
+                log_index: legacy.log_index,
+            });
+        }
+        let bytes: [u8; 8] = bytes.try_into().ok()?;
+        Some(StatementRecord {
+            log_index: u64::from_be_bytes(bytes),
+        })
+    }
 }
 
 /// `kb/h/<domain>`.
@@ -99,17 +160,17 @@ pub fn statement_key(sha: &Sha256Digest) -> Vec<u8> {
 }
 
 /// Serializes an index value.
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing these plain structs (strings and integers) cannot fail.
-    serde_json::to_vec(value).unwrap_or_default()
+pub fn encode<T: IndexValue>(value: &T) -> Vec<u8> {
+    value.to_bytes()
 }
 
-/// Parses an index value written by [`encode`].
-pub fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+/// Parses the index value stored at `key`.
+pub fn decode<T: IndexValue>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    T::from_bytes(bytes).ok_or_else(|| {
         StoreError::Corrupt(format!(
-            "index record {}: {e}",
-            String::from_utf8_lossy(key)
+            "index record {}: {} bytes that are not a record of this type",
+            String::from_utf8_lossy(key),
+            bytes.len()
         ))
     })
 }
@@ -152,10 +213,39 @@ mod tests {
             statement_sha256: Sha256Digest::of(b"x"),
             integrated_time: 1_700_000_000,
         };
+        assert_eq!(encode(&r).len(), 56);
         assert_eq!(decode::<VersionRecord>(b"k", &encode(&r)).unwrap(), r);
-        assert!(matches!(
-            decode::<VersionRecord>(b"k", b"{\"logIndex\":1}"),
-            Err(StoreError::Corrupt(_))
-        ));
+        for bad in [&encode(&r)[..55], b"{\"logIndex\":1}", b""] {
+            assert!(matches!(
+                decode::<VersionRecord>(b"k", bad),
+                Err(StoreError::Corrupt(_))
+            ));
+        }
+        let s = StatementRecord { log_index: 9 };
+        assert_eq!(encode(&s), 9u64.to_be_bytes());
+        assert_eq!(decode::<StatementRecord>(b"k", &encode(&s)).unwrap(), s);
+        assert!(decode::<StatementRecord>(b"k", &[0; 7]).is_err());
+    }
+
+    #[test]
+    fn records_written_as_json_by_earlier_versions_are_read() {
+        let sha = Sha256Digest::of(b"x");
+        let version = format!(
+            r#"{{"logIndex":7,"sequence":2,"statementSha256":"{sha}","integratedTime":1700000000}}"#
+        );
+        assert_eq!(
+            decode::<VersionRecord>(b"k", version.as_bytes()).unwrap(),
+            VersionRecord {
+                log_index: 7,
+                sequence: 2,
+                statement_sha256: sha,
+                integrated_time: 1_700_000_000,
+            }
+        );
+        let statement = r#"{"logIndex":12,"predicateType":"https://claimlog.dev/predicate/data-handling/v1","domain":"chat.example","service":"messenger","sequence":3,"integratedTime":1700000000}"#;
+        assert_eq!(
+            decode::<StatementRecord>(b"k", statement.as_bytes()).unwrap(),
+            StatementRecord { log_index: 12 }
+        );
     }
 }

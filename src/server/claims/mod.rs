@@ -31,8 +31,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use crate::claim::{
-    BoundKey, ClaimError, DATA_HANDLING_V1, DataHandling, KEY_BINDING_V1, KeyBinding,
-    KeyBindingHead, ParsedStatement, Predicate, SeriesHead, SeriesPolicy, Sha256Digest, Timestamp,
+    BoundKey, ClaimError, DataHandling, KeyBinding, KeyBindingHead, ParsedStatement, Predicate, SeriesHead, SeriesPolicy, Sha256Digest, Timestamp,
     authorize_claim_signers, check_key_binding_series, check_root_signatures, check_series,
     parse_and_validate, verified_signers, verify_signature,
 };
@@ -232,7 +231,7 @@ impl CommitCheck for ClaimCheck {
                         index::key_version_key(&kb.domain, kb.sequence),
                         index::encode(&version),
                     ),
-                    statement_record(&sha, KEY_BINDING_V1, kb.domain.clone(), None, &version),
+                    statement_record(&sha, log_index),
                 ];
                 (records, head.map(|h| (h.log_index, h.statement_sha256)))
             }
@@ -254,13 +253,7 @@ impl CommitCheck for ClaimCheck {
                         index::series_version_key(domain, service, dh.sequence),
                         index::encode(&version),
                     ),
-                    statement_record(
-                        &sha,
-                        DATA_HANDLING_V1,
-                        domain.clone(),
-                        Some(service.clone()),
-                        &version,
-                    ),
+                    statement_record(&sha, log_index),
                 ];
                 (records, head.map(|h| (h.log_index, h.statement_sha256)))
             }
@@ -446,23 +439,11 @@ fn verify_signatures(
     .map_err(claim_rejection)
 }
 
-fn statement_record(
-    sha: &Sha256Digest,
-    predicate_type: &str,
-    domain: crate::claim::Domain,
-    service: Option<crate::claim::Identifier>,
-    version: &VersionRecord,
-) -> (Vec<u8>, Vec<u8>) {
+/// `st/<sha>`: where the statement is (the rest is read from the entry).
+fn statement_record(sha: &Sha256Digest, log_index: u64) -> (Vec<u8>, Vec<u8>) {
     (
         index::statement_key(sha),
-        index::encode(&StatementRecord {
-            log_index: version.log_index,
-            predicate_type: predicate_type.to_owned(),
-            domain,
-            service,
-            sequence: version.sequence,
-            integrated_time: version.integrated_time,
-        }),
+        index::encode(&StatementRecord { log_index }),
     )
 }
 
