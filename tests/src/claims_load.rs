@@ -130,16 +130,32 @@ impl Vendor {
     /// SHA-256. The claims do not change between versions, so the notice
     /// rule never applies.
     pub fn claim(&self, service: &str, head: Option<&SeriesHead>, now: i64) -> (Vec<u8>, String) {
+        let (envelope, sha, _) = self.claim_sized(service, head, now);
+        (envelope, sha)
+    }
+
+    /// [`Vendor::claim`], plus the statement's length in bytes.
+    fn claim_sized(
+        &self,
+        service: &str,
+        head: Option<&SeriesHead>,
+        now: i64,
+    ) -> (Vec<u8>, String, usize) {
         let statement = self.statement(service, head, now);
         let payload = statement.to_string().into_bytes();
         let sha = hex::encode(Sha256::digest(&payload));
         let env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &payload, &self.signing);
-        (env.to_canonical_json(), sha)
+        (env.to_canonical_json(), sha, payload.len())
     }
 
     fn statement(&self, service: &str, head: Option<&SeriesHead>, now: i64) -> Value {
-        // The template is a fixed, valid example file of this repository.
-        let mut v: Value = serde_json::from_str(TEMPLATE).unwrap_or(Value::Null);
+        // The template is a fixed, valid example file of this repository;
+        // parsed once per process (the generator's own cost per request
+        // competes with the server for the same cores).
+        static PARSED: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+        let mut v = PARSED
+            .get_or_init(|| serde_json::from_str(TEMPLATE).unwrap_or(Value::Null))
+            .clone();
         let domain = &self.domain;
         v["subject"][0]["uri"] = json!(format!("https://{domain}/legal/privacy/{service}.html"));
         let p = &mut v["predicate"];
@@ -270,8 +286,7 @@ impl ClaimsRun {
         let service = format!("svc-{}", s / self.vendors.len());
         let head = lock(&self.heads[s]).clone();
         let sequence = head.as_ref().map_or(1, |h| h.sequence + 1);
-        let (envelope, sha) = vendor.claim(&service, head.as_ref(), now);
-        let statement_len = Envelope::parse(&envelope).map_or(0, |e| e.payload().len());
+        let (envelope, sha, statement_len) = vendor.claim_sized(&service, head.as_ref(), now);
         let mut sizes = lock(&self.sizes);
         sizes.0 += 1;
         sizes.1 += envelope.len() as u64;

@@ -86,8 +86,7 @@ async fn vendor(
     let domain = parse_domain(&domain)?;
     let store = app.reader.store();
     let tree_size = store.tree_state()?.size;
-    let Some(head) = load_key_head(|k| store.index_get(k), |i| store.entry(i), &domain)?
-    else {
+    let Some(head) = load_key_head(|k| store.index_get(k), |i| store.entry(i), &domain)? else {
         return Err(ApiError::NotFound(format!("{domain} has not enrolled")));
     };
     let head_key = index::key_head_key(&domain);

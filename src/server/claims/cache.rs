@@ -195,13 +195,13 @@ impl HeadCache {
             )));
         }
         let head = match parsed.predicate {
-            Predicate::KeyBinding(binding) => CachedHead::Keys(Arc::new(BoundKeys::new(
-                KeyBindingHead {
+            Predicate::KeyBinding(binding) => {
+                CachedHead::Keys(Arc::new(BoundKeys::new(KeyBindingHead {
                     log_index: record.log_index,
                     statement_sha256: record.statement_sha256,
                     binding,
-                },
-            ))),
+                })))
+            }
             Predicate::DataHandling(predicate) => CachedHead::Series(Arc::new(SeriesHead {
                 log_index: record.log_index,
                 statement_sha256: record.statement_sha256,
@@ -266,7 +266,10 @@ mod tests {
     }
 
     fn binding(name: &str) -> KeyBinding {
-        match crate::claim::parse_statement(&example(name)).unwrap().predicate {
+        match crate::claim::parse_statement(&example(name))
+            .unwrap()
+            .predicate
+        {
             Predicate::KeyBinding(kb) => kb,
             Predicate::DataHandling(_) => panic!("{name} is not a key binding"),
         }
@@ -469,7 +472,9 @@ mod tests {
     fn an_admitted_head_replaces_the_one_it_supersedes() {
         let cache = HeadCache::new();
         let (entry, record) = logged(&example("key-binding-1-enroll.json"), 0);
-        cache.key_head(&record, |_| Ok(Some(entry.clone()))).unwrap();
+        cache
+            .key_head(&record, |_| Ok(Some(entry.clone())))
+            .unwrap();
         assert_eq!(cache.len(), 1);
         let next = bound("key-binding-2-rotate.json", 4);
         let at = (4, next.head().statement_sha256);

@@ -31,9 +31,10 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use crate::claim::{
-    BoundKey, ClaimError, DataHandling, KeyBinding, KeyBindingHead, ParsedStatement, Predicate, SeriesHead, SeriesPolicy, Sha256Digest, Timestamp,
-    authorize_claim_signers, check_key_binding_series, check_root_signatures, check_series,
-    parse_and_validate, verified_signers, verify_signature,
+    BoundKey, ClaimError, DataHandling, KeyBinding, KeyBindingHead, ParsedStatement, Predicate,
+    SeriesHead, SeriesPolicy, Sha256Digest, Timestamp, authorize_claim_signers,
+    check_key_binding_series, check_root_signatures, check_series, parse_and_validate,
+    verified_signers, verify_signature,
 };
 use crate::dsse::Envelope;
 use crate::server::sequencer::{BatchView, CommitCheck, Rejection};

@@ -312,6 +312,39 @@ async fn vendor_lifecycle_over_http() {
     assert_eq!(claim1["logIndex"], dh1_index);
     assert_eq!(claim1["service"], "messenger");
     assert_eq!(claim1["statement"]["predicate"]["sequence"], 1);
+    // The fields the statement index no longer copies, read from the entry.
+    let mut fields: Vec<&str> = claim1.as_object().unwrap().keys().map(|k| &**k).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "domain",
+            "envelope",
+            "integratedTime",
+            "leafHash",
+            "logIndex",
+            "predicateType",
+            "sequence",
+            "service",
+            "statement",
+            "statementSha256",
+            "treeSize"
+        ]
+    );
+    assert_eq!(claim1["predicateType"], crate::claim::DATA_HANDLING_V1);
+    assert_eq!(claim1["domain"], "chat.example");
+    assert_eq!(claim1["sequence"], 1);
+    assert_eq!(claim1["integratedTime"], unix("2025-06-01T09:00:00Z"));
+    let (status, enrollment) = log
+        .get(&format!("/v1/claims/{}", Sha256Digest::of(&bytes(&kb1))))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(enrollment["logIndex"], kb1_index);
+    assert_eq!(enrollment["predicateType"], crate::claim::KEY_BINDING_V1);
+    assert_eq!(enrollment["domain"], "chat.example");
+    assert_eq!(enrollment["sequence"], 1);
+    assert_eq!(enrollment["integratedTime"], unix("2025-05-20T10:00:00Z"));
+    assert!(enrollment.get("service").is_none());
     let head1 = json!({
         "sequence": 1, "logIndex": dh1_index,
         "statementSha256": claim1["statementSha256"],
