@@ -64,10 +64,11 @@ pub async fn serve_http(
             }
         }
     });
-    // hyper's defaults otherwise; pipelined HTTP/1.1 requests get their
-    // responses in one flush instead of one write each.
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().pipeline_flush(true);
+    // hyper's defaults. Not `pipeline_flush`: it switches hyper's HTTP/1
+    // writes from vectored (head and the shared tile bytes in one `writev`)
+    // to flattened, copying every 8 KiB tile into the write buffer, to
+    // benefit only clients that pipeline, which tile fetchers do not.
+    let builder = auto::Builder::new(TokioExecutor::new());
 
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
