@@ -188,7 +188,9 @@ async fn cached_tiles_are_answered_byte_for_byte_like_routed_ones() {
     assert!(cached_tile_response(&app, &Method::GET, "/tile/entries/000").is_none());
     assert!(bundle.head.starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(
-        crate::tiles::decode_bundle(&bundle.body, 256).unwrap().len(),
+        crate::tiles::decode_bundle(&bundle.body, 256)
+            .unwrap()
+            .len(),
         256
     );
 
@@ -266,8 +268,9 @@ async fn tile_errors_and_head_requests_are_routed_as_before() {
     ] {
         let resp = raw_get(&mut conn, path).await;
         assert!(
-            resp.head
-                .starts_with("HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\n"),
+            resp.head.starts_with(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            ),
             "{path}: {}",
             resp.head
         );
@@ -276,7 +279,11 @@ async fn tile_errors_and_head_requests_are_routed_as_before() {
     }
     // A bad request outside the tiles is still a 400 from the router.
     let resp = raw_get(&mut conn, "/v1/entries/01").await;
-    assert!(resp.head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{}", resp.head);
+    assert!(
+        resp.head.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{}",
+        resp.head
+    );
     let _ = served.stop.send(());
     served.task.await.unwrap().unwrap();
 }
