@@ -35,7 +35,7 @@ use crate::tiles::{TilePath, parse_tile_path};
 
 mod serve;
 
-pub use serve::{ApiBody, serve_http};
+pub use serve::serve_http;
 
 /// Request bodies larger than this are refused (413) before parsing. The
 /// envelope limit itself is [`crate::dsse::MAX_ENVELOPE_BYTES`].

@@ -21,9 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::http::Request;
-use http_body_util::{Either, Full};
+use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::service::Service as _;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -33,10 +32,6 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use super::{App, cached_tile_response};
-
-/// The body of every response: a cached tile's shared bytes, or whatever
-/// the router answered.
-pub type ApiBody = Either<Full<Bytes>, Body>;
 
 /// Serves `router` (built by [`super::router`] over `app`) on `listener`
 /// until `shutdown` completes; then stops accepting, lets every connection
@@ -57,6 +52,8 @@ pub async fn serve_http(
             Some(tile) => Ok(tile),
             None => Err(router.call(req)),
         };
+        // The response body is a cached tile's shared bytes, or whatever
+        // the router answered.
         async move {
             match answer {
                 Ok(tile) => Ok::<_, Infallible>(tile.map(Either::Left)),
