@@ -12,10 +12,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::Full;
 use serde_json::json;
 
 use crate::checkpoint::parse_decimal;
@@ -25,12 +26,16 @@ use crate::note::Note;
 use crate::proof_bundle::ProofBundle;
 use crate::server::claims::ClaimAdmission;
 use crate::server::entry::{EntryError, LogEntry, envelope_hash};
-use crate::server::metrics::{Gauges, Metrics};
+use crate::server::metrics::{Gauges, Metrics, TILE_ROUTE};
 use crate::server::publisher::Publisher;
 use crate::server::reader::LogReader;
 use crate::server::sequencer::{Rejection, Sequenced, Sequencer, SequencerError};
 use crate::server::store::{PublishedCheckpoint, StoreError};
 use crate::tiles::{TilePath, parse_tile_path};
+
+mod serve;
+
+pub use serve::serve_http;
 
 /// Request bodies larger than this are refused (413) before parsing. The
 /// envelope limit itself is [`crate::dsse::MAX_ENVELOPE_BYTES`].
@@ -184,7 +189,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/proof/consistency", get(consistency_proof))
         .route("/v1/proof/{index}", get(tlog_proof))
         .route("/checkpoint", get(checkpoint))
-        .route("/tile/{*path}", get(tile))
+        .route(TILE_ROUTE, get(tile))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(crate::server::claims::api::routes())
@@ -535,16 +540,36 @@ async fn tile(State(app): State<Arc<App>>, Path(path): Path<String>) -> Result<R
 /// A tile or entry bundle: immutable bytes (c2sp.org/tlog-tiles: tiles,
 /// full or partial, never change once served).
 fn tile_response(data: Bytes) -> Response {
-    immutable(
-        (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            )],
-            data,
-        )
-            .into_response(),
-    )
+    immutable(([(header::CONTENT_TYPE, OCTET_STREAM)], data).into_response())
+}
+
+/// Answers `GET /tile/<L>/<N>[.p/<W>]` from the cache of full hash tiles,
+/// before routing (see [`serve_http`]): the same status, headers and bytes
+/// as the [`tile`] handler, counted under the same route in the metrics.
+///
+/// `None` means "route it": not a GET, not a tile path in canonical form
+/// (percent-encoded or malformed paths go to the router, which decodes and
+/// answers 404 exactly as before), an entry bundle, or a tile not cached.
+/// A canonical tile path has no `%`, so the router would have parsed the
+/// same path.
+fn cached_tile_response(
+    app: &App,
+    method: &Method,
+    path: &str,
+) -> Option<axum::http::Response<Full<Bytes>>> {
+    if method != Method::GET || !path.starts_with("/tile/") {
+        return None;
+    }
+    let TilePath::Hashes(t) = parse_tile_path(&path[1..]).ok()? else {
+        return None;
+    };
+    let data = app.reader.cached_tile(t.level(), t.index(), t.width())?;
+    app.metrics.cached_tile();
+    let mut resp = axum::http::Response::new(Full::new(data));
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, OCTET_STREAM);
+    headers.insert(header::CACHE_CONTROL, IMMUTABLE);
+    Some(resp)
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
@@ -575,11 +600,14 @@ fn text_plain() -> [(header::HeaderName, HeaderValue); 1] {
     )]
 }
 
+/// `Content-Type` of tiles and entry bundles (c2sp.org/tlog-tiles).
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+
+/// `Cache-Control` of immutable resources: tiles, bundles, entries.
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+
 fn immutable(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
+    resp.headers_mut().insert(header::CACHE_CONTROL, IMMUTABLE);
     resp
 }
 
@@ -635,3 +663,6 @@ fn hex_lower(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tile_tests;

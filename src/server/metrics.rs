@@ -9,6 +9,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// The route template of tile requests (`GET /tile/...`), also the label
+/// under which tiles answered from the cache before routing are counted.
+pub const TILE_ROUTE: &str = "/tile/{*path}";
+
 /// The server's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -23,6 +27,9 @@ pub struct Metrics {
     /// Route template -> status -> count; nested so that counting a
     /// request for a known route allocates nothing.
     requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
+    /// Tiles answered from the cache before routing (200s of
+    /// [`TILE_ROUTE`]); an atomic, so the hottest path takes no lock.
+    cached_tiles: AtomicU64,
     /// Per-witness metrics (empty without a witness policy).
     pub witnesses: std::sync::Arc<crate::server::witnessing::WitnessMetrics>,
 }
@@ -74,6 +81,19 @@ impl Metrics {
         } else {
             requests.insert(route.to_owned(), BTreeMap::from([(status, 1)]));
         }
+    }
+
+    /// Counts a tile answered from the cache before routing; rendered as a
+    /// request of [`TILE_ROUTE`] with status 200.
+    pub fn cached_tile(&self) {
+        self.cached_tiles.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Tiles answered from the cache before routing, so far (tests tell
+    /// the two paths apart with it).
+    #[cfg(test)]
+    pub(crate) fn cached_tiles(&self) -> u64 {
+        self.cached_tiles.load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition.
@@ -152,7 +172,16 @@ impl Metrics {
             out,
             "# HELP claimlog_http_requests_total HTTP requests by route template and status.\n# TYPE claimlog_http_requests_total counter"
         );
-        for (route, status, v) in lock(&self.requests)
+        let mut requests = lock(&self.requests).clone();
+        let cached_tiles = load(&self.cached_tiles);
+        if cached_tiles > 0 {
+            *requests
+                .entry(TILE_ROUTE.to_owned())
+                .or_default()
+                .entry(200)
+                .or_insert(0) += cached_tiles;
+        }
+        for (route, status, v) in requests
             .iter()
             .flat_map(|(r, m)| m.iter().map(move |(s, v)| (r, s, v)))
         {
@@ -187,6 +216,10 @@ mod tests {
         m.submission("bad_signature");
         m.error("sequencing");
         m.request("/tile/{*path}", 200);
+        m.request("/tile/{*path}", 404);
+        m.cached_tile();
+        m.cached_tile();
+        m.request("/checkpoint", 200);
         let text = m.render(Gauges {
             pool_depth: 7,
             tree_size: 4,
@@ -204,7 +237,10 @@ mod tests {
             "claimlog_submissions_total{outcome=\"new\"} 2",
             "claimlog_submissions_total{outcome=\"bad_signature\"} 1",
             "claimlog_errors_total{reason=\"sequencing\"} 1",
-            "claimlog_http_requests_total{route=\"/tile/{*path}\",status=\"200\"} 1",
+            // One routed 200 plus two answered from the cache.
+            "claimlog_http_requests_total{route=\"/tile/{*path}\",status=\"200\"} 3",
+            "claimlog_http_requests_total{route=\"/tile/{*path}\",status=\"404\"} 1",
+            "claimlog_http_requests_total{route=\"/checkpoint\",status=\"200\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
         }

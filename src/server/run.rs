@@ -16,7 +16,7 @@ use crate::dsse::KeySet;
 use crate::server::claims::ClaimAdmission;
 use crate::server::claims::wellknown::WellKnownClient;
 use crate::server::config::{AdmissionMode, Config, ConfigError, load_or_create_key};
-use crate::server::http::{App, router};
+use crate::server::http::{App, router, serve_http};
 use crate::server::metrics::Metrics;
 use crate::server::publisher::{NoWitnesses, PublishError, PublishOutcome, Publisher, WitnessHook};
 use crate::server::reader::LogReader;
@@ -148,8 +148,7 @@ pub async fn serve(
     ));
 
     let app_ref = Arc::downgrade(&app);
-    let served = axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
+    let served = serve_http(listener, app.clone(), router(app), shutdown)
         .await
         .map_err(|e| ServeError::Http(e.to_string()));
     // Graceful shutdown returns once every connection has been told to close,

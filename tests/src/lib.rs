@@ -21,6 +21,7 @@ pub mod client;
 pub mod go;
 pub mod keys;
 pub mod server;
+pub mod tile_load;
 pub mod verify;
 pub mod well_known;
 pub mod witness;

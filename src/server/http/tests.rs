@@ -36,7 +36,7 @@ impl Running {
     }
 }
 
-fn submitter(n: u8) -> SignerKey {
+pub(super) fn submitter(n: u8) -> SignerKey {
     SignerKey::from_seed(
         KeyName::new(&format!("submitter{n}.example")).unwrap(),
         KeyType::Ed25519,
@@ -73,7 +73,7 @@ async fn start(config: Config, dir: tempfile::TempDir) -> Running {
     }
 }
 
-fn envelope(n: u64, key: &SignerKey) -> Vec<u8> {
+pub(super) fn envelope(n: u64, key: &SignerKey) -> Vec<u8> {
     let payload = format!("{{\"_type\":\"https://in-toto.io/Statement/v1\",\"n\":{n}}}");
     Envelope::sign_with_note_key(PAYLOAD_TYPE_IN_TOTO, payload.as_bytes(), key)
         .unwrap()

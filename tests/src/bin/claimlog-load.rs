@@ -11,7 +11,9 @@
 //!   and CPU time (`--server-pid`) and bytes on disk per entry
 //!   (`--data-dir`).
 //! - `claimlog-load tiles --url URL ...` measures `GET /tile/...` requests/s
-//!   over the log's full level-0 tiles.
+//!   over the log's full level-0 tiles, with a lean HTTP/1.1 keep-alive
+//!   client or (`--protocol h2c`) HTTP/2 with prior knowledge, and reports
+//!   its own CPU per request beside the server's.
 //! - `claimlog-load claims-config --vendors V --run R --well-known ADDR`
 //!   prints the TOML lines (domain admission, well-known base URLs on
 //!   loopback) for a log to take the run's vendors; `claimlog-load claims
@@ -30,6 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use claimlog_tests::claims_load::{ClaimsRun, Vendor, Version, config_toml, serve_well_known};
 use claimlog_tests::keys::{envelope_json, padding_for, submitters};
+use claimlog_tests::tile_load::{self, Fetched, H2Conn, Http1Conn};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -47,6 +50,15 @@ enum Wait {
     /// The default: the answer (receipt) comes once a published checkpoint
     /// covers the entry.
     Published,
+}
+
+/// How `tiles` talks to the log.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Protocol {
+    /// HTTP/1.1 keep-alive, one connection per concurrent request.
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (RFC 9113 §3.3).
+    H2c,
 }
 
 #[derive(Subcommand)]
@@ -150,15 +162,22 @@ enum Cmd {
     },
     /// Measure `GET /tile/<0>/<N>` requests per second.
     Tiles {
-        /// The log's base URL.
+        /// The log's base URL (`http://host:port`).
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
         /// Requests to make.
         #[arg(long, default_value_t = 400_000)]
         requests: u64,
-        /// Concurrent requests (connections).
+        /// Concurrent requests: HTTP/1.1 connections, or HTTP/2 streams
+        /// spread over `--connections`.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// The protocol.
+        #[arg(long, value_enum, default_value_t = Protocol::Http1)]
+        protocol: Protocol,
+        /// HTTP/2 connections (`--protocol h2c` only).
+        #[arg(long, default_value_t = 2)]
+        connections: usize,
         /// The server's process ID, to report its RSS and CPU time.
         #[arg(long)]
         server_pid: Option<u32>,
@@ -255,14 +274,19 @@ fn main() -> anyhow::Result<()> {
             url,
             requests,
             concurrency,
+            protocol,
+            connections,
             server_pid,
             threads,
-        } => runtime(threads)?.block_on(tiles(
-            url.trim_end_matches('/').to_owned(),
+        } => runtime(threads)?.block_on(tiles(TilesSetup {
+            url: url.trim_end_matches('/').to_owned(),
             requests,
             concurrency,
+            protocol,
+            connections,
             server_pid,
-        )),
+            threads,
+        })),
     }
 }
 
@@ -737,14 +761,43 @@ fn dir_bytes(dir: &Path) -> anyhow::Result<u64> {
     Ok(total)
 }
 
-async fn tiles(
+struct TilesSetup {
     url: String,
     requests: u64,
     concurrency: usize,
+    protocol: Protocol,
+    connections: usize,
     server_pid: Option<u32>,
-) -> anyhow::Result<()> {
-    let http = http_client(concurrency)?;
-    let size = published_size_now(&http, &url)
+    threads: usize,
+}
+
+/// One worker's connection.
+enum TileConn {
+    Http1(Http1Conn),
+    H2c(H2Conn),
+}
+
+impl TileConn {
+    async fn get(&mut self, path: &str) -> anyhow::Result<Fetched> {
+        match self {
+            TileConn::Http1(c) => c.get(path).await,
+            TileConn::H2c(c) => c.get(path).await,
+        }
+    }
+}
+
+async fn tiles(setup: TilesSetup) -> anyhow::Result<()> {
+    let TilesSetup {
+        url,
+        requests,
+        concurrency,
+        protocol,
+        connections,
+        server_pid,
+        threads,
+    } = setup;
+    let authority = tile_load::authority(&url)?.to_owned();
+    let size = published_size_now(&http_client(1)?, &url)
         .await
         .context("fetching /checkpoint")?;
     let full = size / 256;
@@ -753,25 +806,45 @@ async fn tiles(
     }
     let paths: Arc<Vec<String>> = Arc::new(
         (0..full)
-            .map(|n| {
-                let t = claimlog::tiles::Tile::new(0, n, 256).map(|t| t.path());
-                t.map(|p| format!("{url}/{p}"))
-            })
+            .map(|n| claimlog::tiles::Tile::new(0, n, 256).map(|t| format!("/{}", t.path())))
             .collect::<Result<_, _>>()?,
     );
+    // Connections are opened before the clock starts.
+    let concurrency = concurrency.max(1);
+    let mut conns = Vec::with_capacity(concurrency);
+    match protocol {
+        Protocol::Http1 => {
+            for _ in 0..concurrency {
+                conns.push(TileConn::Http1(Http1Conn::connect(&authority).await?));
+            }
+        }
+        Protocol::H2c => {
+            let mut shared = Vec::new();
+            for _ in 0..connections.clamp(1, concurrency) {
+                shared.push(H2Conn::connect(&authority).await?);
+            }
+            for i in 0..concurrency {
+                conns.push(TileConn::H2c(shared[i % shared.len()].clone()));
+            }
+        }
+    }
+    let load_before = load_average();
+    let own = std::process::id();
+    let own_before = server_cpu(own);
     let cpu_before = server_pid.and_then(server_cpu);
     let next = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
+    let first_failure: Arc<Mutex<Option<String>>> = Arc::default();
     let bytes = Arc::new(AtomicU64::new(0));
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let t0 = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (http, paths, next, failures, bytes, latencies) = (
-            http.clone(),
+    for mut conn in conns {
+        let (paths, next, failures, first_failure, bytes, latencies) = (
             paths.clone(),
             next.clone(),
             failures.clone(),
+            first_failure.clone(),
             bytes.clone(),
             latencies.clone(),
         );
@@ -785,20 +858,29 @@ async fn tiles(
                 // Spread requests over the tiles (a multiplicative hash).
                 let k = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % paths.len() as u64;
                 let start = Instant::now();
-                let ok = match http.get(&paths[k as usize]).send().await {
-                    Ok(r) if r.status() == 200 => match r.bytes().await {
-                        Ok(b) if b.len() == 8192 => {
-                            bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
-                            true
-                        }
-                        _ => false,
-                    },
-                    _ => false,
-                };
-                if !ok {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                }
+                let outcome = conn.get(&paths[k as usize]).await;
                 mine.push(start.elapsed());
+                let failure = match outcome {
+                    Ok(Fetched {
+                        status: 200,
+                        body_len: 8192,
+                    }) => {
+                        bytes.fetch_add(8192, Ordering::Relaxed);
+                        continue;
+                    }
+                    Ok(f) => format!("status {}, {} body bytes", f.status, f.body_len),
+                    Err(e) => format!("{e:#}"),
+                };
+                failures.fetch_add(1, Ordering::Relaxed);
+                first_failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(failure);
+                // An HTTP/1.1 connection is unusable after an error; this
+                // worker stops rather than miscount.
+                if matches!(conn, TileConn::Http1(_)) {
+                    break;
+                }
             }
             latencies
                 .lock()
@@ -810,24 +892,60 @@ async fn tiles(
         w.await?;
     }
     let secs = t0.elapsed().as_secs_f64();
+    let cpu_after = server_pid.and_then(server_cpu);
+    let own_after = server_cpu(own);
+    let lat = std::mem::take(&mut *latencies.lock().unwrap_or_else(|e| e.into_inner()));
+    let done = lat.len() as u64;
     println!(
-        "GET /tile/0/<N>: {requests} requests over {} tiles in {secs:.2} s: {:.0} requests/s, {:.1} MB/s, {} failures",
+        "GET /tile/0/<N> ({}): {done} requests over {} tiles in {secs:.2} s: {:.0} requests/s, {:.1} MB/s, {} failures",
+        match protocol {
+            Protocol::Http1 => format!("HTTP/1.1, {concurrency} connections"),
+            Protocol::H2c => format!(
+                "h2c, {concurrency} streams on {} connections",
+                connections.clamp(1, concurrency)
+            ),
+        },
         paths.len(),
-        requests as f64 / secs,
+        done as f64 / secs,
         bytes.load(Ordering::Relaxed) as f64 / secs / 1e6,
         failures.load(Ordering::Relaxed)
     );
-    let lat = std::mem::take(&mut *latencies.lock().unwrap_or_else(|e| e.into_inner()));
-    print_latency("tile request latency", lat);
-    if let (Some(pid), Some(before), Some(after)) =
-        (server_pid, cpu_before, server_pid.and_then(server_cpu))
+    if let Some(f) = first_failure
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
     {
+        println!("  first failure: {f}");
+    }
+    print_latency("tile request latency", lat);
+    if let (Some(before), Some(after)) = (own_before, own_after) {
         let cpu = after - before;
         println!(
-            "server CPU: {cpu:.1} s, {:.1} µs/request",
-            cpu / requests.max(1) as f64 * 1e6
+            "generator CPU: {cpu:.2} s, {:.1} µs/request, {:.2} cores ({threads} runtime threads)",
+            cpu / done.max(1) as f64 * 1e6,
+            cpu / secs
+        );
+    }
+    if let (Some(pid), Some(before), Some(after)) = (server_pid, cpu_before, cpu_after) {
+        let cpu = after - before;
+        println!(
+            "server CPU: {cpu:.2} s, {:.1} µs/request, {:.2} cores",
+            cpu / done.max(1) as f64 * 1e6,
+            cpu / secs
         );
         print_rss(pid);
     }
+    println!(
+        "load average (1, 5, 15 min): before {load_before}, after {}",
+        load_average()
+    );
     Ok(())
+}
+
+/// The first three fields of `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".to_owned())
 }

@@ -1,0 +1,118 @@
+//! Serving the API on a listener: the accept loop, one hyper connection per
+//! client, graceful shutdown, and the one route answered before routing.
+//!
+//! Each connection speaks HTTP/1.1 (keep-alive) or, when the client opens
+//! with the HTTP/2 connection preface, HTTP/2 over cleartext with prior
+//! knowledge (RFC 9113 §3.3). TLS is out of scope: a deployment puts a
+//! reverse proxy in front.
+//!
+//! Why not `axum::serve`: a tile fetcher's request is the hottest path of the
+//! log (c2sp.org/tlog-tiles clients fetch tiles, not proofs), and a cached
+//! full tile needs no routing, no extractors, no middleware future and no
+//! boxed body. Here such a request is answered by
+//! [`super::cached_tile_response`] with the bytes shared from the cache;
+//! everything else (partial tiles, entry bundles, misses, 404s, every other
+//! endpoint) goes through the axum [`Router`] exactly as before. We also set
+//! `TCP_NODELAY`, which `axum::serve` does not.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::Request;
+use http_body_util::Either;
+use hyper::body::Incoming;
+use hyper::service::Service as _;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use super::{App, cached_tile_response};
+
+/// Serves `router` (built by [`super::router`] over `app`) on `listener`
+/// until `shutdown` completes; then stops accepting, lets every connection
+/// finish its in-flight requests (idle keep-alive connections close at
+/// once), and returns when all of them are closed, so that every clone of
+/// `app` held by a connection is dropped by then.
+pub async fn serve_http(
+    listener: TcpListener,
+    app: Arc<App>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = TowerToHyperService::new(router);
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        // Decided before the future is built, so the fast path clones
+        // nothing and the future only carries the router's call.
+        let answer = match cached_tile_response(&app, req.method(), req.uri().path()) {
+            Some(tile) => Ok(tile),
+            None => Err(router.call(req)),
+        };
+        // The response body is a cached tile's shared bytes, or whatever
+        // the router answered.
+        async move {
+            match answer {
+                Ok(tile) => Ok::<_, Infallible>(tile.map(Either::Left)),
+                Err(routed) => routed.await.map(|resp| resp.map(Either::Right)),
+            }
+        }
+    });
+    // hyper's defaults. Not `pipeline_flush`: it switches hyper's HTTP/1
+    // writes from vectored (head and the shared tile bytes in one `writev`)
+    // to flattened, copying every 8 KiB tile into the write buffer, to
+    // benefit only clients that pipeline, which tile fetchers do not.
+    let builder = auto::Builder::new(TokioExecutor::new());
+
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // A response is written as one vectored write (headers and body),
+        // and the next request only comes after it: Nagle's algorithm could
+        // only hold back a response's tail waiting for an ACK that the
+        // client delays (RFC 9293 §3.7.4).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service.clone())
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A failed `accept`: a connection that died in the backlog is skipped; a
+/// resource error (file descriptors exhausted) is logged and retried after
+/// a pause instead of spinning.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accept failed; retrying in 100 ms");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
