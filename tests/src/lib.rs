@@ -17,12 +17,14 @@ use std::path::PathBuf;
 
 pub mod binary;
 pub mod claims_load;
+pub mod cli;
 pub mod client;
 pub mod go;
+pub mod http_fake;
 pub mod keys;
+pub mod monitor;
 pub mod server;
 pub mod verify;
-pub mod well_known;
 pub mod witness;
 pub mod witness_process;
 

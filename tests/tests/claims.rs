@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use claimlog::claim::Timestamp;
+use claimlog_tests::http_fake::serve_well_known;
 use claimlog_tests::repo_root;
-use claimlog_tests::well_known::serve_well_known;
 
 /// The `claimlog` binary, built once with Cargo into this test's target
 /// directory and profile (test executables live in `target/<profile>/deps`).

@@ -32,10 +32,10 @@ use serde_json::{Value, json};
 use claimlog::claim::Timestamp;
 use claimlog_tests::binary::claimlog_binary;
 use claimlog_tests::client::Client;
+use claimlog_tests::http_fake::serve_well_known;
 use claimlog_tests::keys::{Submitter, envelope_json};
 use claimlog_tests::repo_root;
 use claimlog_tests::server::TestLog;
-use claimlog_tests::well_known::serve_well_known;
 use claimlog_tests::witness::{TestWitness, monitoring_path};
 
 /// The origin `TestLog` configures; the log key is named after it.

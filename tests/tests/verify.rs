@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 
 use claimlog::claim::Timestamp;
 use claimlog_tests::binary::claimlog_binary;
+use claimlog_tests::http_fake::serve_well_known;
 use claimlog_tests::repo_root;
-use claimlog_tests::well_known::serve_well_known;
 
 const ORIGIN: &str = "verify.test/log";
 
