@@ -187,4 +187,28 @@ impl CliVendor {
             Ok(Err(String::from_utf8(out.stderr)?))
         }
     }
+
+    /// Publishes the data-handling example `example` as version `name`,
+    /// effective at `effective` (POSIX seconds), signed with `key`
+    /// ([`CliVendor::publish`] of [`draft`]); a refusal is an error. Returns
+    /// the entry's index.
+    pub fn publish_example(
+        &self,
+        log: &str,
+        name: &str,
+        example: &str,
+        effective: i64,
+        key: &str,
+    ) -> anyhow::Result<u64> {
+        self.publish(log, name, &draft(example, effective)?, key)?
+            .map_err(anyhow::Error::msg)
+    }
+}
+
+/// The last `n` lines of the text file at `path` (empty if unreadable), for
+/// failure messages.
+pub fn tail_lines(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }

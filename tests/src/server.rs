@@ -106,9 +106,7 @@ impl TestLog {
 
     /// The last `n` lines of the server log, for failure messages.
     pub fn log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        crate::cli::tail_lines(&self.log_path(), n)
     }
 
     /// Starts `claimlog serve --config <config> --listen 127.0.0.1:0` and

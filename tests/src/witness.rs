@@ -121,9 +121,7 @@ impl TestWitness {
 
     /// The last `n` lines of the witness log, for failure messages.
     pub fn log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        crate::cli::tail_lines(&self.log_path(), n)
     }
 
     /// The base URL (also its submission and monitoring prefix),

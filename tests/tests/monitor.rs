@@ -128,26 +128,12 @@ fn series_webhook_retries_and_restart() -> anyhow::Result<()> {
     let enrolled = monitor.wait_for_entry("vendor_enrolled", 0)?;
     ensure!(enrolled["entry"]["domain"] == CHAT, "{enrolled}");
 
-    let v1 = vendor
-        .publish(
-            &url,
-            "v1",
-            &draft("data-handling-1.json", now())?,
-            "signing1",
-        )?
-        .map_err(anyhow::Error::msg)?;
+    let v1 = vendor.publish_example(&url, "v1", "data-handling-1.json", now(), "signing1")?;
     let new = monitor.wait_for_entry("new_claim", v1)?;
     ensure!(new["entry"]["service"] == "messenger", "{new}");
     ensure!(new["checkpoint"]["size"].as_u64() > Some(v1), "{new}");
     let later = now() + 31 * 86400;
-    let v2 = vendor
-        .publish(
-            &url,
-            "v2",
-            &draft("data-handling-2.json", later)?,
-            "signing1",
-        )?
-        .map_err(anyhow::Error::msg)?;
+    let v2 = vendor.publish_example(&url, "v2", "data-handling-2.json", later, "signing1")?;
     let weakened = monitor.wait_for_entry("claim_weakened", v2)?;
     ensure!(weakened["previous"]["logIndex"] == v1, "{weakened}");
     let diff = weakened["diff"].to_string();
@@ -200,14 +186,7 @@ fn series_webhook_retries_and_restart() -> anyhow::Result<()> {
     // Killed (no chance to finish) and restarted while the vendor publishes
     // again: only the new version is reported, once.
     monitor.kill()?;
-    let v3 = vendor
-        .publish(
-            &url,
-            "v3",
-            &draft("data-handling-3.json", later)?,
-            "signing1",
-        )?
-        .map_err(anyhow::Error::msg)?;
+    let v3 = vendor.publish_example(&url, "v3", "data-handling-3.json", later, "signing1")?;
     let mut monitor = Monitor::start(
         &url,
         &policy,

@@ -269,23 +269,9 @@ fn log_client_reads_verify_against_tiles_and_reject_tampering() -> anyhow::Resul
     let server = log.start()?;
     let url = server.url();
     ensure!(vendor.enroll(&url, "signing1")? == 0);
-    let v1 = vendor
-        .publish(
-            &url,
-            "v1",
-            &draft("data-handling-1.json", now())?,
-            "signing1",
-        )?
-        .map_err(anyhow::Error::msg)?;
+    let v1 = vendor.publish_example(&url, "v1", "data-handling-1.json", now(), "signing1")?;
     let later = now() + 31 * 86400;
-    let v2 = vendor
-        .publish(
-            &url,
-            "v2",
-            &draft("data-handling-2.json", later)?,
-            "signing1",
-        )?
-        .map_err(anyhow::Error::msg)?;
+    let v2 = vendor.publish_example(&url, "v2", "data-handling-2.json", later, "signing1")?;
     wait_for_checkpoint(&url, 3)?;
     let proxy = Proxy::start(&url)?;
     let key = VerifierKey::parse(server.vkey())?;
