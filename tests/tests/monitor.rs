@@ -28,7 +28,7 @@ use claimlog::checkpoint::{Checkpoint, Origin, SignedCheckpoint};
 use claimlog::cosignature::CosignerKey;
 use claimlog::merkle::leaf_hash;
 use claimlog::note::{KeyName, KeyType, Note, SignerKey};
-use claimlog_tests::cli::{CliVendor, draft, now, path_str};
+use claimlog_tests::cli::{CliVendor, now, path_str};
 use claimlog_tests::client::Client;
 use claimlog_tests::http_fake::{Proxy, Reply, lock, serve};
 use claimlog_tests::keys::{Submitter, envelope_json};
@@ -90,10 +90,13 @@ fn wait_for_polls(proxy: &Proxy, before: usize, n: usize) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Every POST a webhook got: whether it was accepted, and the body.
+type Attempts = Arc<Mutex<Vec<(bool, String)>>>;
+
 /// A webhook that answers the first POST 500 and drops the second
 /// connection after reading its request, then accepts everything; records
 /// (accepted, body) for every attempt.
-fn flaky_webhook() -> anyhow::Result<(String, Arc<Mutex<Vec<(bool, String)>>>)> {
+fn flaky_webhook() -> anyhow::Result<(String, Attempts)> {
     let attempts = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&attempts);
     let url = serve(move |r| {

@@ -31,7 +31,7 @@ use claimlog_tests::client::Client;
 use claimlog_tests::keys::{Submitter, envelope_json};
 use claimlog_tests::monitor::{Monitor, monitor_once};
 use claimlog_tests::server::TestLog;
-use claimlog_tests::witness::{TestWitness, monitoring_path};
+use claimlog_tests::witness::{monitoring_path, start_witnesses};
 
 /// The origin `TestLog` configures; the log key is named after it.
 const ORIGIN: &str = "example.com/e2e";
@@ -141,18 +141,7 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     let log_vkey = ok(&["keygen", "--name", ORIGIN, "--out", path_str(&key_file)?])?
         .trim_end()
         .to_owned();
-    let trusted = [format!("{ORIGIN}={log_vkey}")];
-    let mut witnesses = Vec::new();
-    for n in 1..=3 {
-        let mut w = TestWitness::new(&format!("witness{n}.example/w"), &trusted)?;
-        w.start()?;
-        witnesses.push(w);
-    }
-    let mut policy_text = format!("log {log_vkey}\n");
-    for (i, w) in witnesses.iter().enumerate() {
-        policy_text.push_str(&w.policy_line(&format!("w{}", i + 1))?);
-    }
-    policy_text.push_str("group two-of-three 2 w1 w2 w3\nquorum two-of-three\n");
+    let (mut witnesses, policy_text) = start_witnesses(&log_vkey, 3, 2)?;
     let policy = d.join("witnesses.policy");
     std::fs::write(&policy, &policy_text)?;
 

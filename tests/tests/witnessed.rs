@@ -21,7 +21,7 @@ use claimlog_tests::binary::claimlog_binary;
 use claimlog_tests::client::Client;
 use claimlog_tests::keys::{Submitter, envelope_json};
 use claimlog_tests::server::{Server, TestLog};
-use claimlog_tests::witness::{TestWitness, monitoring_path};
+use claimlog_tests::witness::{TestWitness, monitoring_path, start_witnesses};
 
 const ORIGIN: &str = "example.com/e2e";
 /// Generous: a loaded 2-core CI machine.
@@ -143,18 +143,9 @@ fn add_checkpoint(witness: &TestWitness, body: String) -> anyhow::Result<(u16, S
 fn witnessed_publication_with_real_processes() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (key_file, log_vkey) = keygen(dir.path())?;
-    let trusted = [format!("{ORIGIN}={log_vkey}")];
-    let mut ws = Vec::new();
-    for n in 1..=3 {
-        let mut w = TestWitness::new(&format!("witness{n}.example/w"), &trusted)?;
-        w.start()?;
-        ws.push(w);
-    }
-    let mut policy_text = format!("# the e2e log and its witnesses\nlog {log_vkey}\n");
-    for (i, w) in ws.iter().enumerate() {
-        policy_text.push_str(&w.policy_line(&format!("w{}", i + 1))?);
-    }
-    policy_text.push_str("group two-of-three 2 w1 w2 w3\nquorum two-of-three\n");
+    let (mut ws, policy_text) = start_witnesses(&log_vkey, 3, 2)?;
+    // Comments are part of the policy format (C2SP tlog-policy).
+    let policy_text = format!("# the e2e log and its witnesses\n{policy_text}");
     let policy_path = dir.path().join("witnesses.policy");
     std::fs::write(&policy_path, &policy_text)?;
     let policy = Policy::parse(policy_text.as_bytes())?;
