@@ -11,11 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use serde_json::Value;
 
+use crate::DEADLINE;
 use crate::binary::claimlog_binary;
 use crate::cli::{path_str, run};
-
-/// How long a test waits for an event (a loaded 2-core CI machine).
-pub const EVENT_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A running `claimlog monitor`. Dropping it kills it.
 pub struct Monitor {
@@ -76,14 +74,14 @@ impl Monitor {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    /// Waits, at most [`EVENT_DEADLINE`], until `done` holds for the events
+    /// Waits, at most [`DEADLINE`], until `done` holds for the events
     /// so far; returns them. Fails early if the monitor exits.
     pub fn wait_until(
         &mut self,
         what: &str,
         mut done: impl FnMut(&[Value]) -> bool,
     ) -> anyhow::Result<Vec<Value>> {
-        let deadline = Instant::now() + EVENT_DEADLINE;
+        let deadline = Instant::now() + DEADLINE;
         loop {
             let events = self.events()?;
             if done(&events) {

@@ -28,11 +28,12 @@ use claimlog::checkpoint::{Checkpoint, Origin, SignedCheckpoint};
 use claimlog::cosignature::CosignerKey;
 use claimlog::merkle::leaf_hash;
 use claimlog::note::{KeyName, KeyType, Note, SignerKey};
+use claimlog_tests::DEADLINE;
 use claimlog_tests::cli::{CliVendor, now, path_str};
 use claimlog_tests::client::Client;
 use claimlog_tests::http_fake::{Proxy, Reply, lock, serve};
 use claimlog_tests::keys::{Submitter, envelope_json};
-use claimlog_tests::monitor::{EVENT_DEADLINE, Monitor, monitor_once, names};
+use claimlog_tests::monitor::{Monitor, monitor_once, names};
 use claimlog_tests::server::{ORIGIN, Server, TestLog, wait_for_checkpoint};
 use claimlog_tests::witness::monitoring_path;
 
@@ -82,7 +83,7 @@ fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
 
 /// Waits until the proxy has seen `n` more `/checkpoint` polls than `before`.
 fn wait_for_polls(proxy: &Proxy, before: usize, n: usize) -> anyhow::Result<()> {
-    let deadline = Instant::now() + EVENT_DEADLINE;
+    let deadline = Instant::now() + DEADLINE;
     while proxy.times("/checkpoint").len() < before + n {
         ensure!(Instant::now() < deadline, "the monitor stopped polling");
         std::thread::sleep(Duration::from_millis(20));
@@ -163,7 +164,7 @@ fn series_webhook_retries_and_restart() -> anyhow::Result<()> {
     // once, in the order printed (spec/monitor.md "Webhook": delivery is at
     // least once, and only an attempt without a 2xx answer is repeated).
     let lines: Vec<String> = events.iter().map(Value::to_string).collect();
-    let deadline = Instant::now() + EVENT_DEADLINE;
+    let deadline = Instant::now() + DEADLINE;
     let accepted = loop {
         let accepted: Vec<String> = lock(&attempts)
             .iter()

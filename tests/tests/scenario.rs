@@ -30,30 +30,15 @@ use claimlog_tests::cli::{CliVendor, draft, now, ok, path_str};
 use claimlog_tests::client::Client;
 use claimlog_tests::keys::{Submitter, envelope_json};
 use claimlog_tests::monitor::{Monitor, monitor_once};
+use claimlog_tests::poll;
 use claimlog_tests::server::TestLog;
 use claimlog_tests::witness::{monitoring_path, start_witnesses};
 
 /// The origin `TestLog` configures; the log key is named after it.
 const ORIGIN: &str = "example.com/e2e";
-/// Generous: a loaded 2-core CI machine.
-const DEADLINE: Duration = Duration::from_secs(120);
 /// The watched vendor and the other one.
 const CHAT: &str = "chat.example";
 const NOTES: &str = "notes.example";
-
-/// Polls `f` until it returns `Some`, or fails after [`DEADLINE`].
-fn poll<T>(what: &str, mut f: impl FnMut() -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f()? {
-            return Ok(v);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// A TOML basic string (JSON string syntax is valid TOML for these).
 fn toml_str(s: &str) -> anyhow::Result<String> {

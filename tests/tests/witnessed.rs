@@ -20,26 +20,11 @@ use claimlog::proof_bundle::ProofBundle;
 use claimlog_tests::binary::claimlog_binary;
 use claimlog_tests::client::Client;
 use claimlog_tests::keys::{Submitter, envelope_json};
+use claimlog_tests::poll;
 use claimlog_tests::server::{Server, TestLog};
 use claimlog_tests::witness::{TestWitness, monitoring_path, start_witnesses};
 
 const ORIGIN: &str = "example.com/e2e";
-/// Generous: a loaded 2-core CI machine.
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Polls `f` until it returns `Some`, or fails after [`DEADLINE`].
-fn poll<T>(what: &str, mut f: impl FnMut() -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f()? {
-            return Ok(v);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// The size of the log's published checkpoint (0 if none yet).
 fn published_size(log: &Client) -> anyhow::Result<Option<u64>> {
