@@ -21,9 +21,9 @@
 //!   the honest tree.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use serde_json::{Value, json};
 
 use claimlog_tests::cli::{CliVendor, draft, now, ok, path_str};
