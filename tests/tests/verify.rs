@@ -247,6 +247,9 @@ fn verify_bundle_state_and_fork() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A change to a `history` answer.
+type Lie = fn(&mut Value);
+
 /// Flips one byte of `body` at `at`.
 fn flip(body: &[u8], at: usize) -> Vec<u8> {
     let mut b = body.to_vec();
@@ -339,39 +342,39 @@ fn log_client_reads_verify_against_tiles_and_reject_tampering() -> anyhow::Resul
     tamper(|path, body| (path.starts_with("/tile/0/")).then(|| flip(body, 40)));
     let err = rt.block_on(client.verified_entries(&cp, 0, 3)).unwrap_err();
     ensure!(matches!(err, ClientError::Tile(_)), "{err}");
-    // history naming version 1's leaf for version 2.
-    let (h1, h2) = (
-        history.versions[0].leaf_hash.to_base64(),
-        history.versions[1].leaf_hash.to_base64(),
-    );
-    let rewrite_json = move |body: &[u8]| -> Vec<u8> {
-        String::from_utf8_lossy(body).replace(&h2, &h1).into_bytes()
-    };
-    let swapped = rt.block_on(async {
-        let text = String::from_utf8(rewrite_json(
-            &reqwest::get(format!("{url}/v1/vendors/{CHAT}/messenger/history"))
-                .await?
-                .bytes()
-                .await?,
-        ))?;
-        anyhow::Ok(text)
-    })?;
-    proxy.set_rewrite(Some(Arc::new(move |path: &str, _: &[u8]| {
-        path.ends_with("/history")
-            .then(|| swapped.clone().into_bytes())
-    })));
-    let tampered = rt
-        .block_on(client.history(&domain, &service))?
-        .context("no history")?;
-    proxy.set_rewrite(None);
-    let err = rt
-        .block_on(client.verify_version(&cp, &tampered.versions[1]))
-        .unwrap_err();
-    match &err {
-        ClientError::HintMismatch { index, field, .. } => {
-            ensure!(*index == v2 && *field == "leafHash", "{err}");
-        }
-        other => anyhow::bail!("wrong error: {other}"),
+    // history lying about version 2, one field at a time: each is caught
+    // by the check of that field against the proven entry.
+    let lies: [(&str, Lie); 3] = [
+        ("leafHash", |h| {
+            h["versions"][1]["leafHash"] = h["versions"][0]["leafHash"].clone()
+        }),
+        ("statementSha256", |h| {
+            h["versions"][1]["statementSha256"] = h["versions"][0]["statementSha256"].clone()
+        }),
+        ("integratedTime", |h| {
+            let t = h["versions"][1]["integratedTime"].as_u64().unwrap_or(0);
+            h["versions"][1]["integratedTime"] = json!(t + 1);
+        }),
+    ];
+    for (field, lie) in lies {
+        proxy.set_rewrite(Some(Arc::new(move |path: &str, body: &[u8]| {
+            let mut h: Value = serde_json::from_slice(body).ok()?;
+            path.ends_with("/history").then(|| {
+                lie(&mut h);
+                h.to_string().into_bytes()
+            })
+        })));
+        let tampered = rt
+            .block_on(client.history(&domain, &service))?
+            .context("no history")?;
+        proxy.set_rewrite(None);
+        let err = rt
+            .block_on(client.verify_version(&cp, &tampered.versions[1]))
+            .unwrap_err();
+        ensure!(
+            matches!(&err, ClientError::HintMismatch { index, field: f, .. } if *index == v2 && *f == field),
+            "{field}: {err}"
+        );
     }
     // vendors naming entry 1 as the key binding (its leaf hash unchanged).
     tamper(|path, body| {
