@@ -21,6 +21,8 @@
 
 mod bundle;
 pub mod state;
+#[cfg(test)]
+mod tests;
 mod vendor;
 
 use std::collections::HashMap;
