@@ -21,6 +21,8 @@
 
 mod bundle;
 pub mod state;
+#[cfg(test)]
+mod tests;
 mod vendor;
 
 use std::collections::HashMap;
@@ -119,6 +121,27 @@ pub enum ClientError {
     /// A proof computed from tiles does not verify.
     #[error("proof: {0}")]
     Proof(#[from] ProofError),
+    /// An entry from an entry bundle is not the leaf the authenticated tiles
+    /// hold at its index: the log serves entries its checkpoint does not commit to.
+    #[error("entry {index} does not match the leaf hash the tiles authenticate")]
+    EntryMismatch {
+        /// The entry's index.
+        index: u64,
+    },
+    /// A vendor-API answer names a version the verified entry contradicts.
+    #[error(
+        "the log's answer for entry {index} is wrong: {field} is {claimed}, the entry has {actual}"
+    )]
+    HintMismatch {
+        /// The entry's index.
+        index: u64,
+        /// The field of the answer (`leafHash`, `statementSha256`, `integratedTime`).
+        field: &'static str,
+        /// What the answer says.
+        claimed: String,
+        /// What the verified entry says.
+        actual: String,
+    },
     /// The index is not in the tree of the checkpoint.
     #[error("index {index} is not in a tree of size {size}")]
     NotInTree {
@@ -371,7 +394,7 @@ impl LogClient {
             for (i, (entry, want)) in entries.into_iter().zip(hashes).enumerate() {
                 let index = first + i as u64;
                 if leaf_hash(&entry) != want {
-                    return Err(ClientError::Tile(TileError::InconsistentTile));
+                    return Err(ClientError::EntryMismatch { index });
                 }
                 if (start..end).contains(&index) {
                     out.push(entry);

@@ -7,9 +7,11 @@
 
 use serde::Deserialize;
 
-use super::{ClientError, LogClient, MAX_JSON_BYTES};
+use super::{ClientError, LogClient, MAX_JSON_BYTES, ProvenEntry};
+use crate::checkpoint::Checkpoint;
 use crate::claim::{Domain, Identifier, Sha256Digest};
-use crate::merkle::Hash;
+use crate::entry::LogEntry;
+use crate::merkle::{Hash, leaf_hash};
 
 /// One version of a series as the API names it: an entry index with its leaf hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +225,51 @@ impl LogClient {
                 .map(|v| v.check(&url))
                 .collect::<Result<_, _>>()?,
         }))
+    }
+
+    /// The entry `version` names, proven in `checkpoint`'s tree from tiles
+    /// ([`LogClient::entry`]), after checking that the answer told the truth about
+    /// it: its leaf hash, the SHA-256 of its statement and its integration time. The
+    /// vendor API is a hint; this turns one of its answers into a verified entry.
+    pub async fn verify_version(
+        &self,
+        checkpoint: &Checkpoint,
+        version: &VersionRef,
+    ) -> Result<ProvenEntry, ClientError> {
+        let index = version.log_index;
+        let proven = self.entry(checkpoint, index).await?;
+        let mismatch = |field, claimed: String, actual: String| ClientError::HintMismatch {
+            index,
+            field,
+            claimed,
+            actual,
+        };
+        let leaf = leaf_hash(&proven.entry);
+        if leaf != version.leaf_hash {
+            return Err(mismatch(
+                "leafHash",
+                version.leaf_hash.to_base64(),
+                leaf.to_base64(),
+            ));
+        }
+        // The leaf hash matched, so the log committed to these bytes; a log entry
+        // that does not parse is reported as the statement it cannot be.
+        let (sha, time) = match LogEntry::parse(&proven.entry) {
+            Ok(e) => (
+                Sha256Digest::of(e.envelope.payload()).to_string(),
+                e.integrated_time.to_string(),
+            ),
+            Err(e) => (format!("no statement ({e})"), "none".to_owned()),
+        };
+        if sha != version.statement_sha256.to_string() {
+            let claimed = version.statement_sha256.to_string();
+            return Err(mismatch("statementSha256", claimed, sha));
+        }
+        if time != version.integrated_time.to_string() {
+            let claimed = version.integrated_time.to_string();
+            return Err(mismatch("integratedTime", claimed, time));
+        }
+        Ok(proven)
     }
 
     /// `GET` a JSON answer (capped at [`MAX_JSON_BYTES`]); `None` for a 404.

@@ -15,7 +15,7 @@
 //! is `log_stalled`; a log that does not answer is `log_unreachable` once per
 //! outage (with exponential back-off) and `log_recovered` after.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,13 +38,37 @@ const WIDTH: u64 = FULL_WIDTH as u64;
 const STATE_FILE: &str = "state.json";
 /// The longest back-off between attempts while the log is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// Events waiting for the webhook; when full, new events are dropped for the
-/// webhook (stdout still has them) so the follow loop never waits on it.
-const WEBHOOK_QUEUE: usize = 4096;
 /// How long an exiting monitor (`--once`) waits for the webhook queue.
 const WEBHOOK_DRAIN: Duration = Duration::from_secs(30);
-/// Attempts per event at the webhook.
-const WEBHOOK_ATTEMPTS: u32 = 5;
+
+/// Where and how events are POSTed (spec/monitor.md "Webhook").
+#[derive(Debug, Clone)]
+struct Webhook {
+    url: String,
+    /// Events waiting for the webhook; when full, new events are dropped for
+    /// the webhook (stdout still has them) so the follow loop never waits on it.
+    queue: usize,
+    /// Attempts per event.
+    attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each.
+    first_delay: Duration,
+    /// One attempt, connection included.
+    timeout: Duration,
+}
+
+impl Webhook {
+    /// The documented behaviour: a queue of 4,096 events, up to 5 attempts
+    /// with back-off from 0.5 s, 10 s per attempt.
+    fn new(url: String) -> Webhook {
+        Webhook {
+            url,
+            queue: 4096,
+            attempts: 5,
+            first_delay: Duration::from_millis(500),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
 
 /// What `claimlog monitor` was asked to do.
 #[derive(Debug, Clone)]
@@ -117,7 +141,11 @@ pub async fn run(config: MonitorConfig) -> Result<(), DriverError> {
     })?;
     let mut state = load_state(&config.state_dir)?;
     let client = Arc::new(LogClient::new(&config.log_url)?);
-    let mut out = Reporter::new(config.watch.clone(), config.webhook.clone());
+    let mut out = Reporter::new(
+        config.watch.clone(),
+        config.webhook.clone().map(Webhook::new),
+        Box::new(std::io::stdout()),
+    );
     let mut outage: Option<Instant> = None;
     let mut last_change = Instant::now();
     let mut stall_reported = false;
@@ -520,20 +548,25 @@ fn save_state(dir: &Path, state: &MonitorState) -> Result<(), DriverError> {
     Ok(())
 }
 
-/// Prints events on stdout (filtered by `--watch`) and queues them for the
-/// webhook.
+/// Prints events (filtered by `--watch`) on its output, stdout, and queues
+/// them for the webhook.
 struct Reporter {
     watch: Vec<String>,
+    out: Box<dyn Write + Send>,
     webhook: Option<(mpsc::Sender<String>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Reporter {
-    fn new(watch: Vec<String>, webhook: Option<String>) -> Reporter {
-        let webhook = webhook.map(|url| {
-            let (tx, rx) = mpsc::channel(WEBHOOK_QUEUE);
-            (tx, tokio::spawn(post_events(url, rx)))
+    fn new(watch: Vec<String>, webhook: Option<Webhook>, out: Box<dyn Write + Send>) -> Reporter {
+        let webhook = webhook.map(|hook| {
+            let (tx, rx) = mpsc::channel(hook.queue.max(1));
+            (tx, tokio::spawn(post_events(hook, rx)))
         });
-        Reporter { watch, webhook }
+        Reporter {
+            watch,
+            out,
+            webhook,
+        }
     }
 
     /// A driver event, resting on the state's newest checkpoint.
@@ -547,9 +580,8 @@ impl Reporter {
             return;
         }
         let line = event.to_json_line();
-        let mut stdout = std::io::stdout().lock();
         // A closed stdout must not stop the monitor; the webhook may still work.
-        let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+        let _ = writeln!(self.out, "{line}").and_then(|()| self.out.flush());
         if let Some((tx, _)) = &self.webhook
             && tx.try_send(line).is_err()
         {
@@ -571,10 +603,10 @@ impl Reporter {
 
 /// POSTs each queued event (JSON body) with retries and exponential back-off;
 /// an event that fails every attempt is reported on stderr and dropped.
-async fn post_events(url: String, mut rx: mpsc::Receiver<String>) {
+async fn post_events(hook: Webhook, mut rx: mpsc::Receiver<String>) {
     let http = match reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
+        .connect_timeout(hook.timeout.min(Duration::from_secs(5)))
+        .timeout(hook.timeout)
         .build()
     {
         Ok(c) => c,
@@ -584,10 +616,10 @@ async fn post_events(url: String, mut rx: mpsc::Receiver<String>) {
         }
     };
     while let Some(body) = rx.recv().await {
-        let mut delay = Duration::from_millis(500);
-        for attempt in 1..=WEBHOOK_ATTEMPTS {
+        let mut delay = hook.first_delay;
+        for attempt in 1..=hook.attempts {
             let result = http
-                .post(&url)
+                .post(&hook.url)
                 .header("content-type", "application/json")
                 .body(body.clone())
                 .send()
@@ -597,7 +629,7 @@ async fn post_events(url: String, mut rx: mpsc::Receiver<String>) {
                 Ok(r) => eprintln!("monitor: webhook attempt {attempt}: HTTP {}", r.status()),
                 Err(e) => eprintln!("monitor: webhook attempt {attempt}: {e}"),
             }
-            if attempt == WEBHOOK_ATTEMPTS {
+            if attempt == hook.attempts {
                 eprintln!("monitor: webhook gave up on an event after {attempt} attempts");
             } else {
                 tokio::time::sleep(delay).await;
@@ -606,3 +638,6 @@ async fn post_events(url: String, mut rx: mpsc::Receiver<String>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -70,7 +70,21 @@ pub fn build(package: &str, bin: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO")
         .or_else(|| option_env!("CARGO").map(Into::into))
         .unwrap_or_else(|| "cargo".into());
-    let out = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    // Cargo sets these for the running test, not for a build started from a
+    // shell; build scripts that watch them (ring's reruns when
+    // CARGO_MANIFEST_DIR changes) would otherwise be dirty here and again in
+    // the next `cargo test`, rebuilding the TLS stack and claimlog in every
+    // test process (minutes each on a small machine).
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if (name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR")
+            || name == "RUST_RECURSION_COUNT"
+        {
+            command.env_remove(&*name);
+        }
+    }
+    let out = command
         .current_dir(crate::repo_root())
         .args(["build", "--quiet", "--locked", "-p", package, "--bin", bin])
         .arg("--profile")

@@ -77,6 +77,12 @@ impl Client {
         &self.base
     }
 
+    /// Runs `future` on this client's runtime (e.g. a
+    /// [`claimlog::client::LogClient`] call).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     /// `GET <base><path>`.
     pub fn get(&self, path: &str) -> anyhow::Result<Response> {
         self.send(reqwest::Method::GET, path, None)

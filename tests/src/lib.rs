@@ -14,16 +14,19 @@
 //! build and uses that binary.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 pub mod binary;
 pub mod claims_load;
+pub mod cli;
 pub mod client;
 pub mod go;
+pub mod http_fake;
 pub mod keys;
+pub mod monitor;
 pub mod server;
 pub mod tile_load;
 pub mod verify;
-pub mod well_known;
 pub mod witness;
 pub mod witness_process;
 
@@ -38,4 +41,23 @@ pub fn repo_root() -> PathBuf {
 /// The directory holding the copied public test vectors (`spec/vectors`).
 pub fn vectors_dir() -> PathBuf {
     repo_root().join("spec").join("vectors")
+}
+
+/// How long the end-to-end tests wait for something to happen (a loaded
+/// 2-core CI machine).
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Polls `f` every 100 ms until it returns `Some`, or fails after
+/// [`DEADLINE`] naming `what`.
+pub fn poll<T>(what: &str, mut f: impl FnMut() -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f()? {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

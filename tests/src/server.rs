@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::binary::claimlog_binary;
+use crate::client::Client;
+
+/// The origin of every [`TestLog`] (a log key made for one is named after it).
+pub const ORIGIN: &str = "example.com/e2e";
 
 /// How long a server may take to print its listening address.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -33,11 +37,51 @@ impl TestLog {
         let data = dir.path().join("data");
         let allow = serde_json::to_string(submitters)?;
         let config = format!(
-            "data_dir = {}\norigin = \"example.com/e2e\"\nallow_submitters = {allow}\n{extra_toml}\n",
-            toml_string(&data)?
+            "data_dir = {}\norigin = {}\nallow_submitters = {allow}\n{extra_toml}\n",
+            toml_string(&data)?,
+            serde_json::to_string(ORIGIN)?
         );
         std::fs::write(dir.path().join("config.toml"), config)?;
         Ok(TestLog { dir, starts: 0 })
+    }
+
+    /// A log in domain admission mode (spec/vendor.md) fetching each
+    /// vendor's well-known document from its `(domain, base URL)`, batching
+    /// and publishing fast (20 ms, 50 ms), signing with the key file `key`
+    /// (`None`: generated on first start); `extra_toml` is appended.
+    pub fn domain(
+        vendors: &[(&str, &str)],
+        key: Option<&Path>,
+        extra_toml: &str,
+    ) -> anyhow::Result<TestLog> {
+        let map = vendors
+            .iter()
+            .map(|(d, url)| {
+                Ok(format!(
+                    "{} = {}",
+                    serde_json::to_string(d)?,
+                    serde_json::to_string(url)?
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .join(", ");
+        let key_line = match key {
+            Some(k) => format!("key_file = {}\n", toml_string(k)?),
+            None => String::new(),
+        };
+        TestLog::new(
+            &[],
+            &format!(
+                "admission = \"domain\"\nwell_known_base_urls = {{ {map} }}\n\
+                 batch_interval_ms = 20\ncheckpoint_interval_ms = 50\n{key_line}{extra_toml}"
+            ),
+        )
+    }
+
+    /// The log's signer key file (generated on first start unless the
+    /// config names one).
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir().join("log.key")
     }
 
     /// The temp directory.
@@ -62,9 +106,7 @@ impl TestLog {
 
     /// The last `n` lines of the server log, for failure messages.
     pub fn log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        crate::cli::tail_lines(&self.log_path(), n)
     }
 
     /// Starts `claimlog serve --config <config> --listen 127.0.0.1:0` and
@@ -149,6 +191,29 @@ impl Server {
             bail!("server already stopped");
         };
         terminate_child(c, timeout).context("server")
+    }
+}
+
+/// Polls `<url>/checkpoint` until its tree size is at least `size`, for at
+/// most a minute; returns the note.
+pub fn wait_for_checkpoint(url: &str, size: u64) -> anyhow::Result<String> {
+    let client = Client::new(url)?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        let r = client.get("/checkpoint")?;
+        if r.status == 200 {
+            let note = r.text();
+            if note.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) >= Some(size) {
+                return Ok(note);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{url}: no checkpoint of size {size} in time (last: {})",
+                r.text()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

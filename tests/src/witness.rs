@@ -121,9 +121,7 @@ impl TestWitness {
 
     /// The last `n` lines of the witness log, for failure messages.
     pub fn log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        crate::cli::tail_lines(&self.log_path(), n)
     }
 
     /// The base URL (also its submission and monitoring prefix),
@@ -232,4 +230,31 @@ impl Drop for TestWitness {
             let _ = c.wait();
         }
     }
+}
+
+/// Starts `n` witnesses, `witness<i>.example/w`, each trusting the log
+/// [`crate::server::ORIGIN`] with key `log_vkey`; returns them and a
+/// tlog-policy naming the log, each witness as `w<i>` with its URL, and a
+/// quorum of `quorum` of them (a group `quorum-of-n`).
+pub fn start_witnesses(
+    log_vkey: &str,
+    n: usize,
+    quorum: usize,
+) -> anyhow::Result<(Vec<TestWitness>, String)> {
+    let trusted = [format!("{}={log_vkey}", crate::server::ORIGIN)];
+    let mut witnesses = Vec::new();
+    let mut policy = format!("log {log_vkey}\n");
+    let mut names = Vec::new();
+    for i in 1..=n {
+        let mut w = TestWitness::new(&format!("witness{i}.example/w"), &trusted)?;
+        w.start()?;
+        policy.push_str(&w.policy_line(&format!("w{i}"))?);
+        names.push(format!("w{i}"));
+        witnesses.push(w);
+    }
+    policy.push_str(&format!(
+        "group quorum {quorum} {}\nquorum quorum\n",
+        names.join(" ")
+    ));
+    Ok((witnesses, policy))
 }

@@ -20,320 +20,62 @@
 //!   `fork_detected` with both checkpoints, and the monitor's view stays on
 //!   the honest tree.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::Duration;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use serde_json::{Value, json};
 
-use claimlog::claim::Timestamp;
-use claimlog_tests::binary::claimlog_binary;
+use claimlog_tests::cli::{CliVendor, draft, now, ok, path_str};
 use claimlog_tests::client::Client;
 use claimlog_tests::keys::{Submitter, envelope_json};
-use claimlog_tests::repo_root;
+use claimlog_tests::monitor::{Monitor, monitor_once};
+use claimlog_tests::poll;
 use claimlog_tests::server::TestLog;
-use claimlog_tests::well_known::serve_well_known;
-use claimlog_tests::witness::{TestWitness, monitoring_path};
+use claimlog_tests::witness::{monitoring_path, start_witnesses};
 
 /// The origin `TestLog` configures; the log key is named after it.
 const ORIGIN: &str = "example.com/e2e";
-/// Generous: a loaded 2-core CI machine.
-const DEADLINE: Duration = Duration::from_secs(120);
 /// The watched vendor and the other one.
 const CHAT: &str = "chat.example";
 const NOTES: &str = "notes.example";
-
-/// Polls `f` until it returns `Some`, or fails after [`DEADLINE`].
-fn poll<T>(what: &str, mut f: impl FnMut() -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f()? {
-            return Ok(v);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Runs `claimlog ARGS`.
-fn cli(args: &[&str]) -> anyhow::Result<Output> {
-    Command::new(claimlog_binary())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running claimlog {args:?}"))
-}
-
-/// Runs `claimlog ARGS`, expecting success; returns stdout.
-fn ok(args: &[&str]) -> anyhow::Result<String> {
-    let out = cli(args)?;
-    ensure!(
-        out.status.success(),
-        "claimlog {args:?} failed ({}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8(out.stdout)?)
-}
-
-fn path_str(p: &Path) -> anyhow::Result<&str> {
-    p.to_str().context("temp path is not UTF-8")
-}
 
 /// A TOML basic string (JSON string syntax is valid TOML for these).
 fn toml_str(s: &str) -> anyhow::Result<String> {
     Ok(serde_json::to_string(s)?)
 }
 
-fn now() -> anyhow::Result<i64> {
-    Ok(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64)
-}
-
-fn ts(unix: i64) -> anyhow::Result<String> {
-    Ok(Timestamp::from_unix(unix)
-        .with_context(|| format!("timestamp {unix} out of range"))?
-        .to_string())
-}
-
-/// A vendor: its domain, keys (in the test's temp dir) and web server.
-struct Vendor {
-    domain: &'static str,
-    dir: PathBuf,
-    well_known: String,
-}
-
-impl Vendor {
-    /// Makes the root and signing keys and serves the well-known document.
-    fn new(domain: &'static str, parent: &Path) -> anyhow::Result<Vendor> {
-        let dir = parent.join(domain);
-        std::fs::create_dir_all(&dir)?;
-        for key in ["root", "signing"] {
-            let name = format!("{domain}/{key}");
-            ok(&[
-                "keygen",
-                "--name",
-                &name,
-                "--out",
-                path_str(&dir.join(key))?,
-            ])?;
-        }
-        let doc = ok(&[
-            "well-known",
-            "--domain",
-            domain,
-            "--root-key",
-            path_str(&dir.join("root"))?,
-        ])?;
-        Ok(Vendor {
-            domain,
-            dir,
-            well_known: serve_well_known(doc)?,
-        })
-    }
-
-    fn file(&self, name: &str) -> anyhow::Result<String> {
-        Ok(path_str(&self.dir.join(name))?.to_owned())
-    }
-
-    fn enroll(&self, log: &str) -> anyhow::Result<u64> {
-        let receipt = ok(&[
-            "enroll",
-            "--log",
-            log,
-            "--domain",
-            self.domain,
-            "--root-key",
-            &self.file("root")?,
-            "--signing-key",
-            &self.file("signing")?,
-        ])?;
-        index_of(&receipt)
-    }
-
-    /// Publishes `example` (a `spec/examples` file) rewritten for this
-    /// vendor, issued now and effective `effective_in` seconds from now: the
-    /// CLI fills the continuity fields (`claim next`), lints, signs and
-    /// submits. Returns the entry's index.
-    fn publish(
-        &self,
-        log: &str,
-        name: &str,
-        example: &str,
-        effective_in: i64,
-    ) -> anyhow::Result<u64> {
-        let mut v: Value = serde_json::from_slice(&std::fs::read(
-            repo_root().join("spec/examples").join(example),
-        )?)?;
+/// Publishes `example` (a `spec/examples` file) as `vendor`'s, effective
+/// `effective_in` seconds from now (the CLI fills the continuity, lints,
+/// signs and submits). Returns the entry's index.
+fn publish(
+    vendor: &CliVendor,
+    log: &str,
+    name: &str,
+    example: &str,
+    effective_in: i64,
+) -> anyhow::Result<u64> {
+    let mut v = draft(example, now() + effective_in)?;
+    if vendor.domain != CHAT {
         let p = v["predicate"]
             .as_object_mut()
             .context("example without a predicate")?;
-        let t = now()?;
-        p.insert("issuedAt".into(), json!(ts(t)?));
-        p.insert("effectiveFrom".into(), json!(ts(t + effective_in)?));
-        p.remove("validUntil");
-        p.remove("supersedes");
-        p.insert("sequence".into(), json!(1));
-        p.insert("removedClaimIds".into(), json!([]));
-        if self.domain != CHAT {
-            p.insert(
-                "issuer".into(),
-                json!({"domain": self.domain, "name": "Example Notes Inc."}),
-            );
-            p.insert(
-                "service".into(),
-                json!({"id": "notes", "name": "Example Notes"}),
-            );
-            p.insert(
-                "contact".into(),
-                json!(format!("mailto:privacy@{}", self.domain)),
-            );
-        }
-        let draft = self.file(&format!("{name}.draft.json"))?;
-        std::fs::write(&draft, serde_json::to_vec_pretty(&v)?)?;
-        let statement = self.file(&format!("{name}.json"))?;
-        std::fs::write(&statement, ok(&["claim", "next", &draft, "--log", log])?)?;
-        ok(&["claim", "lint", &statement])?;
-        let envelope = self.file(&format!("{name}.env"))?;
-        std::fs::write(
-            &envelope,
-            ok(&["sign", "--key", &self.file("signing")?, &statement])?,
-        )?;
-        index_of(&ok(&[
-            "submit",
-            "--log",
-            log,
-            "--wait",
-            "sequenced",
-            &envelope,
-        ])?)
+        p.insert(
+            "issuer".into(),
+            json!({"domain": vendor.domain, "name": "Example Notes Inc."}),
+        );
+        p.insert(
+            "service".into(),
+            json!({"id": "notes", "name": "Example Notes"}),
+        );
+        p.insert(
+            "contact".into(),
+            json!(format!("mailto:privacy@{}", vendor.domain)),
+        );
     }
-}
-
-fn index_of(receipt: &str) -> anyhow::Result<u64> {
-    let v: Value = serde_json::from_str(receipt).with_context(|| format!("receipt {receipt}"))?;
-    v["index"]
-        .as_u64()
-        .with_context(|| format!("receipt without an index: {receipt}"))
-}
-
-/// A running `claimlog monitor`: its stdout lines (JSON events) collected by
-/// a thread, stderr in a file. Dropping it kills it.
-struct Monitor {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    stderr: PathBuf,
-}
-
-impl Monitor {
-    fn start(log: &str, policy: &Path, state: &Path, watch: &str) -> anyhow::Result<Monitor> {
-        let stderr = state.with_extension("stderr");
-        let mut child = Command::new(claimlog_binary())
-            .args(["monitor", "--log", log, "--policy", path_str(policy)?])
-            .args(["--state", path_str(state)?, "--watch", watch])
-            .args(["--interval", "0.2"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr)?)
-            .spawn()
-            .context("spawning claimlog monitor")?;
-        let stdout = child.stdout.take().context("stdout was not piped")?;
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(mut l) = sink.lock() {
-                    l.push(line);
-                }
-            }
-        });
-        Ok(Monitor {
-            child,
-            lines,
-            stderr,
-        })
-    }
-
-    /// Every event so far, parsed; a line that is not JSON fails the test.
-    fn events(&self) -> anyhow::Result<Vec<Value>> {
-        let lines = self
-            .lines
-            .lock()
-            .map_err(|_| anyhow::anyhow!("monitor output lock poisoned"))?
-            .clone();
-        lines
-            .iter()
-            .map(|l| serde_json::from_str(l).with_context(|| format!("monitor printed {l:?}")))
-            .collect()
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Waits until the monitor reported an event `name` for entry `index`.
-    fn wait_for(&mut self, name: &str, index: u64) -> anyhow::Result<Value> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(e) = self
-                .events()?
-                .into_iter()
-                .find(|e| e["event"] == name && e["entry"]["logIndex"] == index)
-            {
-                return Ok(e);
-            }
-            if let Some(status) = self.child.try_wait()? {
-                bail!("monitor exited ({status}):\n{}", self.stderr());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "no {name} event for entry {index}; events {:?}\nstderr:\n{}",
-                    self.events()?,
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `claimlog monitor --once` from `state`: (events, stderr), expecting exit 0.
-fn monitor_once(log: &str, policy: &Path, state: &Path) -> anyhow::Result<(Vec<Value>, String)> {
-    let out = cli(&[
-        "monitor",
-        "--log",
-        log,
-        "--policy",
-        path_str(policy)?,
-        "--state",
-        path_str(state)?,
-        "--once",
-    ])?;
-    let stdout = String::from_utf8(out.stdout)?;
-    let stderr = String::from_utf8(out.stderr)?;
-    ensure!(
-        out.status.success(),
-        "monitor --once failed ({}): {stdout}{stderr}",
-        out.status
-    );
-    let events = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).with_context(|| format!("monitor printed {l:?}")))
-        .collect::<anyhow::Result<_>>()?;
-    Ok((events, stderr))
+    vendor
+        .publish(log, name, &v, "signing")?
+        .map_err(anyhow::Error::msg)
 }
 
 /// A copy of the monitor state directory `from` (only its state file: the
@@ -384,24 +126,13 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     let log_vkey = ok(&["keygen", "--name", ORIGIN, "--out", path_str(&key_file)?])?
         .trim_end()
         .to_owned();
-    let trusted = [format!("{ORIGIN}={log_vkey}")];
-    let mut witnesses = Vec::new();
-    for n in 1..=3 {
-        let mut w = TestWitness::new(&format!("witness{n}.example/w"), &trusted)?;
-        w.start()?;
-        witnesses.push(w);
-    }
-    let mut policy_text = format!("log {log_vkey}\n");
-    for (i, w) in witnesses.iter().enumerate() {
-        policy_text.push_str(&w.policy_line(&format!("w{}", i + 1))?);
-    }
-    policy_text.push_str("group two-of-three 2 w1 w2 w3\nquorum two-of-three\n");
+    let (mut witnesses, policy_text) = start_witnesses(&log_vkey, 3, 2)?;
     let policy = d.join("witnesses.policy");
     std::fs::write(&policy, &policy_text)?;
 
     // Two vendors, each with its own well-known document server.
-    let chat = Vendor::new(CHAT, d)?;
-    let notes = Vendor::new(NOTES, d)?;
+    let chat = CliVendor::new(CHAT, &d.join(CHAT), &["signing"])?;
+    let notes = CliVendor::new(NOTES, &d.join(NOTES), &["signing"])?;
 
     // The honest log.
     let witnessed = format!(
@@ -425,17 +156,22 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
 
     // The monitor, watching chat.example only, from the start.
     let state = d.join("monitor-state");
-    let mut monitor = Monitor::start(&url, &policy, &state, CHAT)?;
+    let mut monitor = Monitor::start(
+        &url,
+        &policy,
+        &state,
+        &["--watch", CHAT, "--interval", "0.2"],
+    )?;
 
     // The vendors publish, interleaved in the log.
-    let chat_enroll = chat.enroll(&url)?;
-    let notes_enroll = notes.enroll(&url)?;
-    let chat_v1 = chat.publish(&url, "v1", "data-handling-1.json", 0)?;
-    let notes_v1 = notes.publish(&url, "v1", "data-handling-1.json", 0)?;
+    let chat_enroll = chat.enroll(&url, "signing")?;
+    let notes_enroll = notes.enroll(&url, "signing")?;
+    let chat_v1 = publish(&chat, &url, "v1", "data-handling-1.json", 0)?;
+    let notes_v1 = publish(&notes, &url, "v1", "data-handling-1.json", 0)?;
     // Weakening: accepted only with effectiveFrom after the 30-day notice.
     let later = 31 * 86400;
-    let chat_v2 = chat.publish(&url, "v2", "data-handling-2.json", later)?;
-    let chat_v3 = chat.publish(&url, "v3", "data-handling-3.json", later)?;
+    let chat_v2 = publish(&chat, &url, "v2", "data-handling-2.json", later)?;
+    let chat_v3 = publish(&chat, &url, "v3", "data-handling-3.json", later)?;
     ensure!(
         [
             chat_enroll,
@@ -457,10 +193,10 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     );
 
     // The monitor reports chat.example's series, with the weakening's diff.
-    monitor.wait_for("vendor_enrolled", chat_enroll)?;
-    let new_claim = monitor.wait_for("new_claim", chat_v1)?;
+    monitor.wait_for_entry("vendor_enrolled", chat_enroll)?;
+    let new_claim = monitor.wait_for_entry("new_claim", chat_v1)?;
     ensure!(new_claim["entry"]["service"] == "messenger", "{new_claim}");
-    let weakened = monitor.wait_for("claim_weakened", chat_v2)?;
+    let weakened = monitor.wait_for_entry("claim_weakened", chat_v2)?;
     ensure!(
         weakened["previous"] == json!({"sequence": 1, "logIndex": chat_v1}),
         "{weakened}"
@@ -470,9 +206,9 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
         diff.contains("PT72H") && diff.contains("P30D") && diff.contains("chat-metadata"),
         "the weakening's diff lacks the retention change or the withdrawn claim: {weakened}"
     );
-    let withdrawn = monitor.wait_for("claim_withdrawn", chat_v2)?;
+    let withdrawn = monitor.wait_for_entry("claim_withdrawn", chat_v2)?;
     ensure!(withdrawn["claimId"] == "chat-metadata", "{withdrawn}");
-    monitor.wait_for("claim_updated", chat_v3)?;
+    monitor.wait_for_entry("claim_updated", chat_v3)?;
     // Nothing about notes.example, and every entry event is about
     // chat.example.
     let events = monitor.events()?;
@@ -540,7 +276,7 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     // monitor resuming from the saved state sees no fork on the honest log.
     let resumed = d.join("monitor-resumed");
     copy_state(&state, &resumed)?;
-    let (events, stderr) = monitor_once(&url, &policy, &resumed)?;
+    let (events, stderr) = monitor_once(&url, &policy, &resumed, &[])?;
     ensure!(
         events.iter().all(|e| e["event"] != "fork_detected"),
         "a resumed monitor on the honest log: {events:?}\n{stderr}"
@@ -657,7 +393,7 @@ fn issue_6_scenario_with_real_processes() -> anyhow::Result<()> {
     // view does not move.
     let strict = d.join("monitor-strict");
     copy_state(&honest_state, &strict)?;
-    let (events, stderr) = monitor_once(&fork_server.url(), &policy, &strict)?;
+    let (events, stderr) = monitor_once(&fork_server.url(), &policy, &strict, &[])?;
     ensure!(
         saved_checkpoint(&strict)? == saved_checkpoint(&honest_state)?,
         "the strict monitor's view moved"

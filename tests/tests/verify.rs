@@ -11,256 +11,103 @@
 //! The policy trusts the log key with `quorum none` (no witnesses run here; witnessed
 //! verification is covered by the pure tests in `claimlog::evidence`).
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
+use anyhow::{Context as _, ensure};
 use serde_json::{Value, json};
 
-use claimlog::claim::Timestamp;
-use claimlog_tests::binary::claimlog_binary;
-use claimlog_tests::repo_root;
-use claimlog_tests::well_known::serve_well_known;
+use claimlog::checkpoint::Checkpoint;
+use claimlog::claim::{Domain, Identifier};
+use claimlog::client::{ClientError, LogClient};
+use claimlog::merkle::leaf_hash;
+use claimlog::note::VerifierKey;
+use claimlog_tests::cli::{CliVendor, draft, fails, now, ok};
+use claimlog_tests::http_fake::Proxy;
+use claimlog_tests::server::{ORIGIN, Server, TestLog, wait_for_checkpoint};
 
-const ORIGIN: &str = "verify.test/log";
+const CHAT: &str = "chat.example";
 
-/// Runs `claimlog ARGS`.
-fn cli(args: &[&str]) -> Output {
-    Command::new(claimlog_binary()).args(args).output().unwrap()
+/// A log in domain mode signing with `key`, with its own data directory.
+fn start_log(vendor: &CliVendor, key: &Path) -> anyhow::Result<(TestLog, Server)> {
+    let mut log = TestLog::domain(&[(CHAT, &vendor.well_known)], Some(key), "")?;
+    let server = log.start()?;
+    Ok((log, server))
 }
 
-/// Runs `claimlog ARGS`, expects success, returns stdout.
-fn ok(args: &[&str]) -> String {
-    let out = cli(args);
-    assert!(
-        out.status.success(),
-        "claimlog {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// The checkpoint saved in the client state directory `state`.
+fn saved_view(state: &str) -> anyhow::Result<String> {
+    let file = std::fs::read_dir(state)?
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".checkpoint"))
+        .context("no saved checkpoint")?;
+    Ok(std::fs::read_to_string(file.path())?)
 }
 
-/// Runs `claimlog ARGS`, expects failure, returns stdout and stderr.
-fn fails(args: &[&str]) -> (String, String) {
-    let out = cli(args);
-    assert!(
-        !out.status.success(),
-        "claimlog {args:?} succeeded: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-/// A `claimlog serve` process with its own data directory.
-struct Log {
-    child: Child,
-    url: String,
-}
-
-impl Log {
-    fn start(dir: &Path, log_key: &Path, well_known_base: &str) -> Log {
-        std::fs::create_dir_all(dir).unwrap();
-        let config = dir.join("log.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\norigin = {ORIGIN:?}\nkey_file = {:?}\n\
-                 admission = \"domain\"\nbatch_interval_ms = 20\ncheckpoint_interval_ms = 50\n\
-                 well_known_base_urls = {{ \"chat.example\" = {:?} }}\n",
-                dir.join("data"),
-                log_key,
-                well_known_base
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(claimlog_binary())
-            .args(["serve", "--config"])
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("serve exited").unwrap();
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                break format!("http://{addr}");
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Log { child, url }
-    }
-
-    /// Waits (with a generous deadline) until the published checkpoint has `size`.
-    fn wait_for_size(&self, size: u64) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(note) = http_get(&format!("{}/checkpoint", self.url))
-                && note.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) >= Some(size)
-            {
-                return note;
-            }
-            assert!(Instant::now() < deadline, "checkpoint never reached {size}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Log {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A minimal HTTP GET: the body of a 200, `None` otherwise.
-fn http_get(url: &str) -> Option<String> {
-    use std::io::Read as _;
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = TcpStream::connect(host).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A first version of a data-handling series for `service`, dated now.
-fn draft(service: &str) -> Value {
-    let path = repo_root().join("spec/examples/data-handling-1.json");
-    let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let t = Timestamp::from_unix(now()).unwrap().to_string();
-    let p = v["predicate"].as_object_mut().unwrap();
-    p.insert("issuedAt".into(), json!(t));
-    p.insert("effectiveFrom".into(), json!(t));
-    p.remove("validUntil");
-    p.remove("supersedes");
-    p.insert("sequence".into(), json!(1));
-    p.insert("removedClaimIds".into(), json!([]));
-    p.get_mut("service").unwrap()["id"] = json!(service);
-    v
-}
-
-/// Signs and submits a first version for `service`; returns the envelope file.
-fn publish(dir: &Path, log: &Log, service: &str, key: &Path) -> PathBuf {
-    let stmt = dir.join(format!("{service}.json"));
-    std::fs::write(&stmt, serde_json::to_vec_pretty(&draft(service)).unwrap()).unwrap();
-    let env = ok(&[
-        "sign",
-        "--key",
-        key.to_str().unwrap(),
-        stmt.to_str().unwrap(),
-    ]);
-    let env_path = dir.join(format!("{service}.env"));
-    std::fs::write(&env_path, env).unwrap();
-    ok(&[
-        "submit",
-        "--log",
-        &log.url,
-        "--wait",
-        "sequenced",
-        env_path.to_str().unwrap(),
-    ]);
-    env_path
+/// Publishes a first version for `service`, signed with `signing1`; returns
+/// the envelope file.
+fn publish(vendor: &CliVendor, log: &str, service: &str) -> anyhow::Result<PathBuf> {
+    let mut v = draft("data-handling-1.json", now())?;
+    v["predicate"]["service"]["id"] = json!(service);
+    vendor
+        .publish(log, service, &v, "signing1")?
+        .map_err(anyhow::Error::msg)?;
+    Ok(PathBuf::from(vendor.file(&format!("{service}.env"))?))
 }
 
 #[test]
-fn verify_bundle_state_and_fork() {
-    let tmp = tempfile::tempdir().unwrap();
+fn verify_bundle_state_and_fork() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
     let dir = tmp.path();
-    let p = |name: &str| dir.join(name).to_str().unwrap().to_owned();
-    for key in ["root", "signing1"] {
-        ok(&["keygen", "--name", key, "--out", &p(key)]);
-    }
-    let log_vkey = ok(&["keygen", "--name", ORIGIN, "--out", &p("log.key")]);
-    let doc = ok(&[
-        "well-known",
-        "--domain",
-        "chat.example",
-        "--root-key",
-        &p("root"),
-    ]);
-    let wk = serve_well_known(doc).unwrap();
+    let p = |name: &str| dir.join(name).to_str().unwrap_or_default().to_owned();
+    let vendor = CliVendor::new(CHAT, &dir.join("chat"), &["signing1"])?;
+    let log_vkey = ok(&["keygen", "--name", ORIGIN, "--out", &p("log.key")])?;
     std::fs::write(
         p("policy"),
         format!("log {}\nquorum none\n", log_vkey.trim()),
-    )
-    .unwrap();
+    )?;
     let state = p("state");
 
     // Log A: enrollment (0), two services' first versions (1, 2).
-    let log = Log::start(&dir.join("a"), &dir.join("log.key"), &wk);
-    ok(&[
-        "enroll",
-        "--log",
-        &log.url,
-        "--domain",
-        "chat.example",
-        "--root-key",
-        &p("root"),
-        "--signing-key",
-        &p("signing1"),
-    ]);
-    let env_chat = publish(dir, &log, "chat", &dir.join("signing1"));
-    log.wait_for_size(2);
+    let (_a, log) = start_log(&vendor, &dir.join("log.key"))?;
+    let url = log.url();
+    ensure!(vendor.enroll(&url, "signing1")? == 0);
+    let env_chat = publish(&vendor, &url, "chat")?;
+    wait_for_checkpoint(&url, 2)?;
 
     // By index, JSON, first use of the state directory.
     let out = ok(&[
         "verify",
         "--log",
-        &log.url,
+        &url,
         "--policy",
         &p("policy"),
         "--state",
         &state,
         "--json",
         "1",
-    ]);
-    let j: Value = serde_json::from_str(out.trim()).unwrap();
+    ])?;
+    let j: Value = serde_json::from_str(out.trim())?;
     assert_eq!(j["verified"], true, "{j}");
     assert_eq!(j["index"], 1);
     assert_eq!(j["domain"], "chat.example");
     assert_eq!(j["service"], "chat");
-    assert_eq!(j["keyBindings"].as_array().unwrap().len(), 1);
+    assert_eq!(j["keyBindings"].as_array().map(Vec::len), Some(1));
     assert_eq!(j["checkpointView"], "first checkpoint seen of this log");
 
     // The log grows; by envelope file, the view must be proven consistent.
-    publish(dir, &log, "mail", &dir.join("signing1"));
-    log.wait_for_size(3);
+    publish(&vendor, &url, "mail")?;
+    wait_for_checkpoint(&url, 3)?;
     let out = ok(&[
         "verify",
         "--log",
-        &log.url,
+        &url,
         "--policy",
         &p("policy"),
         "--state",
         &state,
-        env_chat.to_str().unwrap(),
-    ]);
+        env_chat.to_str().context("path")?,
+    ])?;
     assert!(out.contains("logged at index 1 "), "{out}");
     assert!(out.contains("claims about service chat"), "{out}");
     assert!(
@@ -272,13 +119,13 @@ fn verify_bundle_state_and_fork() {
     let out = ok(&[
         "verify",
         "--log",
-        &log.url,
+        &url,
         "--policy",
         &p("policy"),
         "--state",
         &state,
         "0",
-    ]);
+    ])?;
     assert!(
         out.contains("checkpoint view: same tree as last time"),
         "{out}"
@@ -288,15 +135,15 @@ fn verify_bundle_state_and_fork() {
     ok(&[
         "bundle",
         "--log",
-        &log.url,
+        &url,
         "--policy",
         &p("policy"),
         "2",
         "-o",
         &p("mail.bundle"),
-    ]);
-    log.stop();
-    let out = ok(&["verify-bundle", "--policy", &p("policy"), &p("mail.bundle")]);
+    ])?;
+    log.kill()?;
+    let out = ok(&["verify-bundle", "--policy", &p("policy"), &p("mail.bundle")])?;
     assert!(out.contains("logged at index 2 "), "{out}");
     assert!(out.contains("claims about service mail"), "{out}");
     let j: Value = serde_json::from_str(
@@ -306,117 +153,269 @@ fn verify_bundle_state_and_fork() {
             &p("policy"),
             "--json",
             &p("mail.bundle"),
-        ])
+        ])?
         .trim(),
-    )
-    .unwrap();
+    )?;
     assert_eq!(j["checkpoint"]["size"], 3);
     assert_eq!(j["checkpoint"]["origin"], ORIGIN);
 
     // Tampered: one character of the entry (in the tlog-proof's extra line).
-    let text = std::fs::read_to_string(p("mail.bundle")).unwrap();
-    let at = text.find("\nextra ").unwrap() + 20;
+    let text = std::fs::read_to_string(p("mail.bundle"))?;
+    let at = text.find("\nextra ").context("extra line")? + 20;
     let mut bytes = text.into_bytes();
     bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
-    std::fs::write(p("tampered.bundle"), &bytes).unwrap();
+    std::fs::write(p("tampered.bundle"), &bytes)?;
     let (stdout, stderr) = fails(&[
         "verify-bundle",
         "--policy",
         &p("policy"),
         "--json",
         &p("tampered.bundle"),
-    ]);
-    let j: Value = serde_json::from_str(stdout.trim()).unwrap();
+    ])?;
+    let j: Value = serde_json::from_str(stdout.trim())?;
     assert_eq!(j["verified"], false);
     assert_eq!(j["check"], "inclusion", "{j}");
     assert!(stderr.contains("FAILED check inclusion"), "{stderr}");
     // Trailing data.
-    let mut trailing = std::fs::read(p("mail.bundle")).unwrap();
+    let mut trailing = std::fs::read(p("mail.bundle"))?;
     trailing.extend_from_slice(b"junk");
-    std::fs::write(p("trailing.bundle"), &trailing).unwrap();
+    std::fs::write(p("trailing.bundle"), &trailing)?;
     let (_, stderr) = fails(&[
         "verify-bundle",
         "--policy",
         &p("policy"),
         &p("trailing.bundle"),
-    ]);
+    ])?;
     assert!(stderr.contains("FAILED check format"), "{stderr}");
     // Another log key under the same name.
-    let other = ok(&["keygen", "--name", ORIGIN, "--out", &p("other.key")]);
+    let other = ok(&["keygen", "--name", ORIGIN, "--out", &p("other.key")])?;
     std::fs::write(
         p("other.policy"),
         format!("log {}\nquorum none\n", other.trim()),
-    )
-    .unwrap();
+    )?;
     let (_, stderr) = fails(&[
         "verify-bundle",
         "--policy",
         &p("other.policy"),
         &p("mail.bundle"),
-    ]);
+    ])?;
     assert!(stderr.contains("FAILED check checkpoint"), "{stderr}");
 
     // Log B: same key and origin, another history (and longer). The saved view
     // (size 3 of log A) must reject it as a fork, showing both checkpoints.
-    let saved = std::fs::read_dir(&state)
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().ends_with(".checkpoint"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .unwrap();
-    let fork = Log::start(&dir.join("b"), &dir.join("log.key"), &wk);
-    ok(&[
-        "enroll",
-        "--log",
-        &fork.url,
-        "--domain",
-        "chat.example",
-        "--root-key",
-        &p("root"),
-        "--signing-key",
-        &p("signing1"),
-    ]);
+    let saved = saved_view(&state)?;
+    let (_b, fork) = start_log(&vendor, &dir.join("log.key"))?;
+    ensure!(vendor.enroll(&fork.url(), "signing1")? == 0);
     for service in ["video", "voice", "files"] {
-        publish(dir, &fork, service, &dir.join("signing1"));
+        publish(&vendor, &fork.url(), service)?;
     }
-    let forked = fork.wait_for_size(4);
+    let forked = wait_for_checkpoint(&fork.url(), 4)?;
     let (_, stderr) = fails(&[
         "verify",
         "--log",
-        &fork.url,
+        &fork.url(),
         "--policy",
         &p("policy"),
         "--state",
         &state,
         "1",
-    ]);
+    ])?;
     assert!(stderr.contains("LOG INCONSISTENCY: fork"), "{stderr}");
     assert!(
         stderr.contains(&saved),
         "saved checkpoint not shown: {stderr}"
     );
-    let forked_body = forked.split("\n\n").next().unwrap();
+    let forked_body = forked.split("\n\n").next().unwrap_or_default();
     assert!(
         stderr.contains(forked_body),
         "new checkpoint not shown: {stderr}"
     );
     // The saved view is unchanged: the fork did not overwrite it.
-    let again = std::fs::read_dir(&state)
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().ends_with(".checkpoint"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .unwrap();
+    let again = saved_view(&state)?;
     assert_eq!(again, saved);
     // A fresh state directory trusts log B on first use.
     ok(&[
         "verify",
         "--log",
-        &fork.url,
+        &fork.url(),
         "--policy",
         &p("policy"),
         "--state",
         &p("state2"),
         "1",
-    ]);
+    ])?;
+    Ok(())
+}
+
+/// A change to a `history` answer.
+type Lie = fn(&mut Value);
+
+/// Flips one byte of `body` at `at`.
+fn flip(body: &[u8], at: usize) -> Vec<u8> {
+    let mut b = body.to_vec();
+    if let Some(x) = b.get_mut(at) {
+        *x ^= 1;
+    }
+    b
+}
+
+/// `LogClient::verified_entries`, `vendors`, `history` and `verify_version`
+/// against a real log through a proxy: what they return agrees with the
+/// tiles, and a proxy that changes one answer makes the call fail with the
+/// error naming the check.
+#[test]
+fn log_client_reads_verify_against_tiles_and_reject_tampering() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    let vendor = CliVendor::new(CHAT, &dir.join("chat"), &["signing1"])?;
+    let mut log = TestLog::domain(&[(CHAT, &vendor.well_known)], None, "")?;
+    let server = log.start()?;
+    let url = server.url();
+    ensure!(vendor.enroll(&url, "signing1")? == 0);
+    let v1 = vendor.publish_example(&url, "v1", "data-handling-1.json", now(), "signing1")?;
+    let later = now() + 31 * 86400;
+    let v2 = vendor.publish_example(&url, "v2", "data-handling-2.json", later, "signing1")?;
+    wait_for_checkpoint(&url, 3)?;
+    let proxy = Proxy::start(&url)?;
+    let key = VerifierKey::parse(server.vkey())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = LogClient::new(proxy.url())?;
+    let cp: Checkpoint = rt
+        .block_on(client.checkpoint_with_key(&key))?
+        .checkpoint()
+        .clone();
+    ensure!(cp.size() == 3, "{cp:?}");
+
+    // Entries: all three, and a range, each the leaf the tiles prove.
+    let all = rt.block_on(client.verified_entries(&cp, 0, 3))?;
+    ensure!(all.len() == 3);
+    for (i, entry) in all.iter().enumerate() {
+        let proven = rt.block_on(client.entry(&cp, i as u64))?;
+        ensure!(&proven.entry == entry, "entry {i}");
+    }
+    ensure!(rt.block_on(client.verified_entries(&cp, 1, 3))? == all[1..]);
+    ensure!(matches!(
+        rt.block_on(client.verified_entries(&cp, 2, 4)),
+        Err(ClientError::NotInTree { index: 4, size: 3 })
+    ));
+
+    // The vendor API: hints that verify against the tiles.
+    let domain = Domain::parse(CHAT).map_err(anyhow::Error::msg)?;
+    let service = Identifier::parse("messenger").map_err(anyhow::Error::msg)?;
+    let page = rt.block_on(client.vendors(None))?;
+    ensure!(!page.more && page.vendors.len() == 1, "{page:?}");
+    let (d, binding) = &page.vendors[0];
+    ensure!(d == &domain && binding.log_index == 0, "{page:?}");
+    let proven = rt.block_on(client.verify_version(&cp, binding))?;
+    ensure!(leaf_hash(&proven.entry) == binding.leaf_hash);
+    let history = rt
+        .block_on(client.history(&domain, &service))?
+        .context("no history")?;
+    let indexes: Vec<(u64, u64)> = history
+        .versions
+        .iter()
+        .map(|v| (v.sequence, v.log_index))
+        .collect();
+    ensure!(indexes == [(1, v1), (2, v2)], "{history:?}");
+    for v in &history.versions {
+        let proven = rt.block_on(client.verify_version(&cp, v))?;
+        ensure!(proven.entry == all[v.log_index as usize]);
+    }
+    let unknown = Identifier::parse("nothing").map_err(anyhow::Error::msg)?;
+    ensure!(rt.block_on(client.history(&domain, &unknown))?.is_none());
+
+    // Tampering, one answer at a time.
+    let tamper = |rule: fn(&str, &[u8]) -> Option<Vec<u8>>| proxy.set_rewrite(Some(Arc::new(rule)));
+    // An entry bundle with one byte of entry 1 changed.
+    tamper(|path, body| {
+        // Entries are length-prefixed (two bytes, big-endian): skip entry 0.
+        let first = usize::from(u16::from_be_bytes([body[0], body[1]]));
+        path.starts_with("/tile/entries/")
+            .then(|| flip(body, 2 + first + 2 + 40))
+    });
+    let err = rt.block_on(client.verified_entries(&cp, 0, 3)).unwrap_err();
+    ensure!(err == ClientError::EntryMismatch { index: 1 }, "{err}");
+    // A level-0 hash tile with one byte of a hash changed: the tiles no
+    // longer hash to the signed root.
+    tamper(|path, body| (path.starts_with("/tile/0/")).then(|| flip(body, 40)));
+    let err = rt.block_on(client.verified_entries(&cp, 0, 3)).unwrap_err();
+    ensure!(matches!(err, ClientError::Tile(_)), "{err}");
+    // history lying about version 2, one field at a time: each is caught
+    // by the check of that field against the proven entry.
+    let lies: [(&str, Lie); 3] = [
+        ("leafHash", |h| {
+            h["versions"][1]["leafHash"] = h["versions"][0]["leafHash"].clone()
+        }),
+        ("statementSha256", |h| {
+            h["versions"][1]["statementSha256"] = h["versions"][0]["statementSha256"].clone()
+        }),
+        ("integratedTime", |h| {
+            let t = h["versions"][1]["integratedTime"].as_u64().unwrap_or(0);
+            h["versions"][1]["integratedTime"] = json!(t + 1);
+        }),
+    ];
+    for (field, lie) in lies {
+        proxy.set_rewrite(Some(Arc::new(move |path: &str, body: &[u8]| {
+            let mut h: Value = serde_json::from_slice(body).ok()?;
+            path.ends_with("/history").then(|| {
+                lie(&mut h);
+                h.to_string().into_bytes()
+            })
+        })));
+        let tampered = rt
+            .block_on(client.history(&domain, &service))?
+            .context("no history")?;
+        proxy.set_rewrite(None);
+        let err = rt
+            .block_on(client.verify_version(&cp, &tampered.versions[1]))
+            .unwrap_err();
+        ensure!(
+            matches!(&err, ClientError::HintMismatch { index, field: f, .. } if *index == v2 && *f == field),
+            "{field}: {err}"
+        );
+    }
+    // vendors naming entry 1 as the key binding (its leaf hash unchanged).
+    tamper(|path, body| {
+        (path == "/v1/vendors").then(|| {
+            String::from_utf8_lossy(body)
+                .replacen("\"logIndex\":0", "\"logIndex\":1", 1)
+                .into_bytes()
+        })
+    });
+    let page = rt.block_on(client.vendors(None))?;
+    let err = rt
+        .block_on(client.verify_version(&cp, &page.vendors[0].1))
+        .unwrap_err();
+    ensure!(
+        matches!(
+            &err,
+            ClientError::HintMismatch {
+                index: 1,
+                field: "leafHash",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // A leaf hash that is not canonical base64: refused when parsed.
+    tamper(|path, body| {
+        (path == "/v1/vendors").then(|| {
+            let text = String::from_utf8_lossy(body).into_owned();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            let hash = v["vendors"][0]["keyBinding"]["leafHash"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            text.replace(&hash, &hash.replace('=', "")).into_bytes()
+        })
+    });
+    let err = rt.block_on(client.vendors(None)).unwrap_err();
+    ensure!(
+        matches!(&err, ClientError::BadResponse { reason, .. } if reason.contains("leafHash")),
+        "{err}"
+    );
+    proxy.set_rewrite(None);
+    Ok(())
 }

@@ -9,9 +9,9 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 
 use claimlog::merkle::Hash;
 use claimlog::note::Note;
@@ -20,26 +20,11 @@ use claimlog::proof_bundle::ProofBundle;
 use claimlog_tests::binary::claimlog_binary;
 use claimlog_tests::client::Client;
 use claimlog_tests::keys::{Submitter, envelope_json};
+use claimlog_tests::poll;
 use claimlog_tests::server::{Server, TestLog};
-use claimlog_tests::witness::{TestWitness, monitoring_path};
+use claimlog_tests::witness::{TestWitness, monitoring_path, start_witnesses};
 
 const ORIGIN: &str = "example.com/e2e";
-/// Generous: a loaded 2-core CI machine.
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Polls `f` until it returns `Some`, or fails after [`DEADLINE`].
-fn poll<T>(what: &str, mut f: impl FnMut() -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f()? {
-            return Ok(v);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// The size of the log's published checkpoint (0 if none yet).
 fn published_size(log: &Client) -> anyhow::Result<Option<u64>> {
@@ -143,18 +128,9 @@ fn add_checkpoint(witness: &TestWitness, body: String) -> anyhow::Result<(u16, S
 fn witnessed_publication_with_real_processes() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (key_file, log_vkey) = keygen(dir.path())?;
-    let trusted = [format!("{ORIGIN}={log_vkey}")];
-    let mut ws = Vec::new();
-    for n in 1..=3 {
-        let mut w = TestWitness::new(&format!("witness{n}.example/w"), &trusted)?;
-        w.start()?;
-        ws.push(w);
-    }
-    let mut policy_text = format!("# the e2e log and its witnesses\nlog {log_vkey}\n");
-    for (i, w) in ws.iter().enumerate() {
-        policy_text.push_str(&w.policy_line(&format!("w{}", i + 1))?);
-    }
-    policy_text.push_str("group two-of-three 2 w1 w2 w3\nquorum two-of-three\n");
+    let (mut ws, policy_text) = start_witnesses(&log_vkey, 3, 2)?;
+    // Comments are part of the policy format (C2SP tlog-policy).
+    let policy_text = format!("# the e2e log and its witnesses\n{policy_text}");
     let policy_path = dir.path().join("witnesses.policy");
     std::fs::write(&policy_path, &policy_text)?;
     let policy = Policy::parse(policy_text.as_bytes())?;
