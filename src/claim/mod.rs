@@ -51,7 +51,7 @@ pub use key_binding::{
     BoundKey, KEY_BINDING_V1, KeyBinding, KeyBindingHead, Revocation, authorize_claim_signer,
     check_key_binding_series, required_signers, well_known_uri,
 };
-pub use series::{SeriesHead, SeriesPolicy, check_series, prepare_next};
+pub use series::{SeriesHead, SeriesPolicy, check_series, check_series_with_diff, prepare_next};
 pub use time::{IsoDuration, Timestamp};
 pub use types::{
     Contact, Domain, HttpsUrl, Identifier, Label, LanguageTag, PublicKey, Sha256Digest, StrictMap,
