@@ -101,7 +101,11 @@ fn process_cpu_seconds() -> f64 {
     // fields after its closing parenthesis, where field 3 is the first.
     let after = &stat[stat.rfind(')').expect("stat has a command name") + 1..];
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields[i - 3].parse::<u64>().expect("utime/stime are integers");
+    let ticks = |i: usize| {
+        fields[i - 3]
+            .parse::<u64>()
+            .expect("utime/stime are integers")
+    };
     (ticks(14) + ticks(15)) as f64 / 100.0
 }
 

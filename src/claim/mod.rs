@@ -645,7 +645,10 @@ fn parse_statement_single_pass(text: &str) -> Option<ParsedStatement> {
         predicate_type: String,
         predicate: P,
     }
-    fn typed<'a, P: Deserialize<'a>>(text: &'a str, predicate_type: &str) -> Option<(Vec<Subject>, P)> {
+    fn typed<'a, P: Deserialize<'a>>(
+        text: &'a str,
+        predicate_type: &str,
+    ) -> Option<(Vec<Subject>, P)> {
         let s: Statement<P> = strict_typed::from_str(text)?;
         (s.type_ == STATEMENT_TYPE_V1 && s.predicate_type == predicate_type)
             .then_some((s.subject, s.predicate))

@@ -295,12 +295,32 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyDeserializer<'_, 'de, D
     type Error = D::Error;
 
     forward_key_deserialize!(
-        deserialize_any, deserialize_bool, deserialize_i8, deserialize_i16, deserialize_i32,
-        deserialize_i64, deserialize_i128, deserialize_u8, deserialize_u16, deserialize_u32,
-        deserialize_u64, deserialize_u128, deserialize_f32, deserialize_f64, deserialize_char,
-        deserialize_str, deserialize_string, deserialize_bytes, deserialize_byte_buf,
-        deserialize_option, deserialize_unit, deserialize_seq, deserialize_map,
-        deserialize_identifier, deserialize_ignored_any);
+        deserialize_any,
+        deserialize_bool,
+        deserialize_i8,
+        deserialize_i16,
+        deserialize_i32,
+        deserialize_i64,
+        deserialize_i128,
+        deserialize_u8,
+        deserialize_u16,
+        deserialize_u32,
+        deserialize_u64,
+        deserialize_u128,
+        deserialize_f32,
+        deserialize_f64,
+        deserialize_char,
+        deserialize_str,
+        deserialize_string,
+        deserialize_bytes,
+        deserialize_byte_buf,
+        deserialize_option,
+        deserialize_unit,
+        deserialize_seq,
+        deserialize_map,
+        deserialize_identifier,
+        deserialize_ignored_any
+    );
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
         self,
@@ -318,7 +338,11 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyDeserializer<'_, 'de, D
         self.deserialize_any(visitor)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, D::Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
         self.deserialize_any(visitor)
     }
 
@@ -566,7 +590,10 @@ mod tests {
                 ("\"predicate\": {", "\"predicate\": {\"extra\": 1, "),
                 ("\"subject\": [", "\"subject\": [null, "),
                 ("\"predicateType\": ", "\"predicateType\": 1, \"p\": "),
-                ("\"_type\": \"https://in-toto.io/Statement/v1\"", "\"_type\": \"x\""),
+                (
+                    "\"_type\": \"https://in-toto.io/Statement/v1\"",
+                    "\"_type\": \"x\"",
+                ),
                 ("}", "}}"),
             ] {
                 if text.contains(from) {
@@ -581,10 +608,16 @@ mod tests {
                 }
             }
             // The unchanged statement is read in one pass.
-            assert!(parse_statement_single_pass(&text).is_some() || parse_statement_two_pass(&text).is_err());
+            assert!(
+                parse_statement_single_pass(&text).is_some()
+                    || parse_statement_two_pass(&text).is_err()
+            );
         }
         assert!(statements >= 5, "only {statements} example statements");
-        assert!(fast >= statements / 2, "the single pass declined {fast} of {statements}");
+        assert!(
+            fast >= statements / 2,
+            "the single pass declined {fast} of {statements}"
+        );
     }
 
     #[test]

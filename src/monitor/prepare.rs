@@ -50,7 +50,11 @@ impl KeyCache {
     /// signature checked against them fails, as [`VerifyingKey::from_bytes`]
     /// fails).
     pub(crate) fn insert(&mut self, keyid: Sha256Digest, key: &PublicKey) {
-        if self.keys.get(&keyid).is_some_and(|k| k.as_bytes() == &key.0) {
+        if self
+            .keys
+            .get(&keyid)
+            .is_some_and(|k| k.as_bytes() == &key.0)
+        {
             return;
         }
         if let Ok(k) = VerifyingKey::from_bytes(&key.0) {

@@ -408,7 +408,12 @@ impl MonitorState {
                 binding,
             };
             let cache = Arc::make_mut(&mut state.verifying_keys);
-            for k in head.binding.root_keys.iter().chain(&head.binding.signing_keys) {
+            for k in head
+                .binding
+                .root_keys
+                .iter()
+                .chain(&head.binding.signing_keys)
+            {
                 cache.insert(k.keyid, &k.public_key);
             }
             if state
