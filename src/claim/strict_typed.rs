@@ -12,6 +12,7 @@
 //! fault, so the single pass changes no verdict and no error.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::de::{
@@ -190,7 +191,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for StrictVisitor<V> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         self.0.visit_map(StrictMap {
             map,
-            seen: Vec::new(),
+            seen: Seen::default(),
         })
     }
 
@@ -232,7 +233,7 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for StrictSeq<A> {
 /// unescaped) and refused when repeated.
 struct StrictMap<'de, A> {
     map: A,
-    seen: Vec<Cow<'de, str>>,
+    seen: Seen<'de>,
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<'de, A> {
@@ -257,10 +258,48 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<'de, A> {
     }
 }
 
+/// The keys of one object read so far. Objects in statements have a handful
+/// of keys, so the first few are kept inline (no allocation per object) and
+/// scanned linearly; the rest go to a set, so large objects stay O(n log n).
+struct Seen<'de> {
+    inline: [Cow<'de, str>; INLINE_KEYS],
+    len: usize,
+    more: BTreeSet<Cow<'de, str>>,
+}
+
+/// Keys of an object kept inline by [`Seen`].
+const INLINE_KEYS: usize = 12;
+
+impl Default for Seen<'_> {
+    fn default() -> Self {
+        Seen {
+            inline: std::array::from_fn(|_| Cow::Borrowed("")),
+            len: 0,
+            more: BTreeSet::new(),
+        }
+    }
+}
+
+impl<'de> Seen<'de> {
+    /// Records `key`; false if it was already there.
+    fn insert(&mut self, key: Cow<'de, str>) -> bool {
+        if self.inline[..self.len].contains(&key) || self.more.contains(&key) {
+            return false;
+        }
+        if self.len < INLINE_KEYS {
+            self.inline[self.len] = key;
+            self.len += 1;
+        } else {
+            self.more.insert(key);
+        }
+        true
+    }
+}
+
 /// Reads an object key through [`KeyDeserializer`].
 struct KeySeed<'s, 'de, K> {
     seed: K,
-    seen: &'s mut Vec<Cow<'de, str>>,
+    seen: &'s mut Seen<'de>,
 }
 
 impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<'_, 'de, K> {
@@ -278,7 +317,7 @@ impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<'_, 'de, K> 
 /// key must arrive as a string, which is recorded before the key type sees it.
 struct KeyDeserializer<'s, 'de, D> {
     inner: D,
-    seen: &'s mut Vec<Cow<'de, str>>,
+    seen: &'s mut Seen<'de>,
 }
 
 macro_rules! forward_key_deserialize {
@@ -382,18 +421,16 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyDeserializer<'_, 'de, D
 /// any other form (it could not be compared).
 struct KeyVisitor<'s, 'de, V> {
     inner: V,
-    seen: &'s mut Vec<Cow<'de, str>>,
+    seen: &'s mut Seen<'de>,
 }
 
 impl<'de, V> KeyVisitor<'_, 'de, V> {
     fn record<E: de::Error>(&mut self, key: Cow<'de, str>) -> Result<(), E> {
-        // Objects in statements have a handful of keys: a linear scan is
-        // cheaper than a set, and a statement is at most 48 KiB.
-        if self.seen.contains(&key) {
-            return Err(E::custom("duplicate key"));
+        if self.seen.insert(key) {
+            Ok(())
+        } else {
+            Err(E::custom("duplicate key"))
         }
-        self.seen.push(key);
-        Ok(())
     }
 }
 
@@ -618,6 +655,21 @@ mod tests {
             fast >= statements / 2,
             "the single pass declined {fast} of {statements}"
         );
+    }
+
+    #[test]
+    fn duplicates_are_found_in_large_objects() {
+        let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let text = format!("{{{}}}", keys.join(","));
+        assert_eq!(
+            from_str::<BTreeMap<String, u64>>(&text).map(|m| m.len()),
+            Some(40)
+        );
+        for dup in [0, 5, 11, 12, 13, 39] {
+            let text = format!("{{{},\"k{dup}\":1}}", keys.join(","));
+            assert_eq!(from_str::<BTreeMap<String, u64>>(&text), None, "k{dup}");
+            assert!(super::super::strict_json::check(&text).is_err());
+        }
     }
 
     #[test]
