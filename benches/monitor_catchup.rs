@@ -8,6 +8,11 @@
 //! then times the catch-up in steps of 4,096 entries, as `claimlog monitor`
 //! does after fetching the bundles. Network time is not included.
 //!
+//! Besides wall time, it prints the process's CPU time per entry over the
+//! timed section (user + system, all threads): wall time depends on what else
+//! the machine runs, CPU time much less, so figures taken while other work
+//! runs can still be compared (record the load average with them).
+//!
 //! `cargo bench --bench monitor_catchup [-- VENDORS VERSIONS THREADS]`.
 
 use std::time::Instant;
