@@ -8,6 +8,11 @@
 //! then times the catch-up in steps of 4,096 entries, as `claimlog monitor`
 //! does after fetching the bundles. Network time is not included.
 //!
+//! Besides wall time, it prints the process's CPU time per entry over the
+//! timed section (user + system, all threads): wall time depends on what else
+//! the machine runs, CPU time much less, so figures taken while other work
+//! runs can still be compared (record the load average with them).
+//!
 //! `cargo bench --bench monitor_catchup [-- VENDORS VERSIONS THREADS]`.
 
 use std::time::Instant;
@@ -58,6 +63,7 @@ fn main() {
         root_hash: frontier.root().to_base64(),
     };
 
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let mut state = MonitorState::new(SeriesPolicy::default());
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
@@ -78,11 +84,34 @@ fn main() {
         state = next;
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds() - cpu_before;
     println!(
-        "monitor catch-up: {} entries in {secs:.2} s = {:.0} entries/s fully verified ({threads} threads); events {counts:?}",
+        "monitor catch-up: {} entries in {secs:.2} s = {:.0} entries/s fully verified ({threads} threads); \
+         CPU {cpu:.2} s = {:.1} us/entry ({:.2} cores busy); events {counts:?}",
         entries.len(),
-        entries.len() as f64 / secs
+        entries.len() as f64 / secs,
+        cpu * 1e6 / entries.len() as f64,
+        cpu / secs,
     );
+}
+
+/// User + system CPU time of this process so far, all threads (including the
+/// exited workers), from `/proc/self/stat` fields 14 and 15 (proc(5)), in
+/// clock ticks of 1/100 s: the Linux user-space ABI fixes USER_HZ at 100 on
+/// the platforms we run on. Unlike wall time, it does not grow when other
+/// processes share the cores, so figures taken on a loaded machine compare.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat (Linux only)");
+    // The command name (field 2) is in parentheses and may hold spaces: count
+    // fields after its closing parenthesis, where field 3 is the first.
+    let after = &stat[stat.rfind(')').expect("stat has a command name") + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields[i - 3]
+            .parse::<u64>()
+            .expect("utime/stime are integers")
+    };
+    (ticks(14) + ticks(15)) as f64 / 100.0
 }
 
 fn key(label: &str) -> SigningKey {

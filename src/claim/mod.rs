@@ -26,6 +26,7 @@ mod diff;
 mod key_binding;
 mod series;
 mod strict_json;
+mod strict_typed;
 mod time;
 mod types;
 mod validate;
@@ -52,7 +53,7 @@ pub use key_binding::{
     BoundKey, KEY_BINDING_V1, KeyBinding, KeyBindingHead, Revocation, authorize_claim_signer,
     check_key_binding_series, required_signers, well_known_uri,
 };
-pub use series::{SeriesHead, SeriesPolicy, check_series, prepare_next};
+pub use series::{SeriesHead, SeriesPolicy, check_series, check_series_with_diff, prepare_next};
 pub use time::{IsoDuration, Timestamp};
 pub use types::{
     Contact, Domain, HttpsUrl, Identifier, Label, LanguageTag, PublicKey, Sha256Digest, StrictMap,
@@ -552,6 +553,15 @@ pub fn parse_statement(bytes: &[u8]) -> Result<ParsedStatement, ClaimError> {
     let text = std::str::from_utf8(bytes).map_err(|e| ClaimError::InvalidUtf8 {
         offset: e.valid_up_to(),
     })?;
+    match parse_statement_single_pass(text) {
+        Some(parsed) => Ok(parsed),
+        None => parse_statement_two_pass(text),
+    }
+}
+
+/// [`parse_statement`] after the size and UTF-8 checks: the strict pass over
+/// the whole document, then the typed parse; the first problem, precisely.
+fn parse_statement_two_pass(text: &str) -> Result<ParsedStatement, ClaimError> {
     let predicate_type = strict_json::check(text)?;
 
     // The strict pass found predicateType; parse the whole statement once, typed
@@ -615,7 +625,48 @@ pub fn parse_statement(bytes: &[u8]) -> Result<ParsedStatement, ClaimError> {
     Ok(ParsedStatement {
         subject,
         predicate,
-        statement_sha256: Sha256Digest::of(bytes),
+        statement_sha256: Sha256Digest::of(text.as_bytes()),
+    })
+}
+
+/// The common case of [`parse_statement`] in one pass over `text` (already
+/// size-checked UTF-8): the strict rules enforced while parsing typed
+/// (`strict_typed`), for the predicate type the text most likely has. `None`
+/// whenever it cannot vouch for the statement, for whatever reason; the
+/// two-pass parse then gives the verdict and the exact error, so this changes
+/// neither.
+fn parse_statement_single_pass(text: &str) -> Option<ParsedStatement> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Statement<P> {
+        #[serde(rename = "_type")]
+        type_: String,
+        subject: Vec<Subject>,
+        #[serde(rename = "predicateType")]
+        predicate_type: String,
+        predicate: P,
+    }
+    fn typed<'a, P: Deserialize<'a>>(
+        text: &'a str,
+        predicate_type: &str,
+    ) -> Option<(Vec<Subject>, P)> {
+        let s: Statement<P> = strict_typed::from_str(text)?;
+        (s.type_ == STATEMENT_TYPE_V1 && s.predicate_type == predicate_type)
+            .then_some((s.subject, s.predicate))
+    }
+    // A guess only chooses which parse to try: the parsed predicateType must
+    // then be exactly that type.
+    let (subject, predicate) = if text.contains(KEY_BINDING_V1) {
+        let (subject, p) = typed(text, KEY_BINDING_V1)?;
+        (subject, Predicate::KeyBinding(p))
+    } else {
+        let (subject, p) = typed(text, DATA_HANDLING_V1)?;
+        (subject, Predicate::DataHandling(p))
+    };
+    Some(ParsedStatement {
+        subject,
+        predicate,
+        statement_sha256: Sha256Digest::of(text.as_bytes()),
     })
 }
 

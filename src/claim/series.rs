@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::ClaimError;
 use super::data_handling::DataHandling;
-use super::diff::diff;
+use super::diff::{Diff, diff};
 use super::time::{IsoDuration, Timestamp};
 use super::types::{Identifier, Sha256Digest, Supersedes};
 
@@ -65,6 +65,18 @@ pub fn check_series(
     integrated_at: Timestamp,
     policy: &SeriesPolicy,
 ) -> Vec<ClaimError> {
+    check_series_with_diff(head, next, integrated_at, policy).0
+}
+
+/// [`check_series`], also returning the diff from the head to `next` that the
+/// notice rule computed (`None` exactly when there is no head), for a caller
+/// that reports it (the monitor's events) without computing it twice.
+pub fn check_series_with_diff(
+    head: Option<&SeriesHead>,
+    next: &DataHandling,
+    integrated_at: Timestamp,
+    policy: &SeriesPolicy,
+) -> (Vec<ClaimError>, Option<Diff>) {
     let mut out = Vec::new();
     let Some(head) = head else {
         if next.sequence != 1 {
@@ -74,7 +86,7 @@ pub fn check_series(
             });
         }
         out.extend(check_issued_at(next.issued_at, integrated_at, policy));
-        return out;
+        return (out, None);
     };
     let prev = &head.predicate;
     for (field, expected, found) in [
@@ -135,7 +147,8 @@ pub fn check_series(
             effective_from: next.effective_from,
         });
     }
-    if let Some(change) = diff(prev, next).first_weakening() {
+    let d = diff(prev, next);
+    if let Some(change) = d.first_weakening() {
         let period = prev
             .change_notice_period
             .as_ref()
@@ -154,7 +167,7 @@ pub fn check_series(
             Some(_) => {}
         }
     }
-    out
+    (out, Some(d))
 }
 
 /// Fills the continuity fields of `draft` so it can follow `head`: `sequence`,

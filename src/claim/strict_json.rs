@@ -160,9 +160,13 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen: BTreeSet<Cow<'de, str>> = BTreeSet::new();
+        // Objects in statements have a handful of keys: a linear scan of a
+        // vector beats a tree (one allocation per node) until there are many,
+        // then the tree keeps large objects O(n log n).
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: BTreeSet<Cow<'de, str>> = BTreeSet::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            if seen.contains(&key) {
+            if seen.contains(&key) || many.contains(&key) {
                 return Err(self.fail(ClaimError::DuplicateKey {
                     path: self.display_path(),
                     key: key.into_owned(),
@@ -174,7 +178,11 @@ impl<'de> Visitor<'de> for Walk<'_> {
                 fault: self.fault,
                 predicate_type: self.predicate_type,
             })?;
-            seen.insert(key);
+            if seen.len() < 16 {
+                seen.push(key);
+            } else {
+                many.insert(key);
+            }
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! every data-handling series. Entries go in, in index order; events come out.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -11,12 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::MonitorError;
 use super::event::{CheckpointRef, EntryRef, EventKind, KeyChange, MonitorEvent, VersionRef};
-use super::prepare::{Prepared, PreparedEntry, prepare_batch};
+use super::prepare::{KeyCache, Prepared, PreparedEntry, prepare_in_order, signature_verifies};
 use crate::checkpoint::Checkpoint;
 use crate::claim::{
-    BoundKey, ClaimError, DataHandling, KeyBinding, KeyBindingHead, Predicate, SeriesHead,
+    BoundKey, ClaimError, DataHandling, Diff, KeyBinding, KeyBindingHead, Predicate, SeriesHead,
     SeriesPolicy, Sha256Digest, authorize_claim_signers, check_key_binding_series,
-    check_root_signatures, check_series, diff, parse_statement, verified_signers,
+    check_root_signatures, check_series_with_diff, parse_statement, verified_signers,
 };
 use crate::merkle::{Frontier, Hash};
 use crate::note::Note;
@@ -28,7 +29,8 @@ pub const MAX_STATE_BYTES: usize = 256 << 20;
 const STATE_VERSION: u32 = 1;
 
 /// The monitor's view of one log. Cloning is cheap enough to make a step
-/// transactional ([`MonitorState::advance`] returns a new state).
+/// transactional ([`MonitorState::advance`] returns a new state): heads are
+/// shared, not copied.
 #[derive(Debug, Clone)]
 pub struct MonitorState {
     /// Frontier of the entries verified so far (its size is the next index).
@@ -36,9 +38,12 @@ pub struct MonitorState {
     /// The newest checkpoint verified (signed note text), with its parsed body.
     checkpoint: Option<(String, Checkpoint)>,
     /// Key-binding head per domain.
-    keys: BTreeMap<String, Head<KeyBindingHead>>,
+    keys: BTreeMap<String, Arc<Head<KeyBindingHead>>>,
     /// Data-handling head per (domain, service).
-    series: BTreeMap<(String, String), Head<SeriesHead>>,
+    series: BTreeMap<(String, String), Arc<Head<SeriesHead>>>,
+    /// Every key of `keys`, decompressed once (derived from `keys`, so not in
+    /// the state file: rebuilt on load).
+    verifying_keys: Arc<KeyCache>,
     /// Hex SHA-256 of every conflicting checkpoint already reported.
     forks: Vec<String>,
     /// The log's series parameters, as published with its policy.
@@ -61,6 +66,7 @@ impl MonitorState {
             checkpoint: None,
             keys: BTreeMap::new(),
             series: BTreeMap::new(),
+            verifying_keys: Arc::new(KeyCache::default()),
             forks: Vec::new(),
             policy,
         }
@@ -174,38 +180,27 @@ impl MonitorState {
                 found: first,
             });
         }
-        let known = self.known_keys();
-        let prepared = prepare_batch(first, entries, &known, threads);
+        // The rules are applied to a copy as entries come out of the pipeline;
+        // the root is checked once all are in. A failed step returns an error
+        // and drops the copy, so nothing is half-applied or reported: the same
+        // outcome as checking the root first, without waiting for every entry
+        // before applying the first rule.
         let mut next = self.clone();
-        for p in &prepared {
+        let mut events = Vec::new();
+        prepare_in_order(first, entries, &self.verifying_keys, threads, |p| {
             next.frontier
                 .append(p.leaf)
                 .map_err(|e| MonitorError::Tree(e.to_string()))?;
-        }
-        check(next.size(), &next.frontier.root())?;
-        let mut events = Vec::new();
-        for p in prepared {
             for kind in next.apply(p) {
                 events.push(MonitorEvent {
                     kind,
                     checkpoint: Some(anchor.clone()),
                 });
             }
-        }
+            Ok(())
+        })?;
+        check(next.size(), &next.frontier.root())?;
         Ok((next, events))
-    }
-
-    /// Every key any enrolled domain bound, by keyid (keys are append-only and
-    /// a keyid is the SHA-256 of its key, so one map serves every domain).
-    fn known_keys(&self) -> BTreeMap<String, BoundKey> {
-        let mut out = BTreeMap::new();
-        for h in self.keys.values() {
-            let b = &h.head.binding;
-            for k in b.root_keys.iter().chain(&b.signing_keys) {
-                out.insert(k.keyid.to_string(), k.clone());
-            }
-        }
-        out
     }
 
     /// The rules the log applies at integration (crate::server::claims), from
@@ -237,15 +232,16 @@ impl MonitorState {
             envelope,
             statement,
             at,
-            signature_ok,
-            payload,
+            signatures,
+            bound_keys,
         } = prepared;
         entry.integrated_time = p.integrated_time;
         entry.statement_sha256 = Some(statement.statement_sha256.to_string());
         let sha = statement.statement_sha256;
+        let cache: &KeyCache = &self.verifying_keys;
         let verified_by = |keys: &[BoundKey]| {
-            verified_signers(&envelope, keys, |j, _| {
-                signature_ok.get(j).copied().flatten() == Some(true)
+            verified_signers(&envelope, keys, |j, key| {
+                signature_verifies(&envelope, &signatures, cache, j, key)
             })
         };
         let violation = |entry: EntryRef, e: ClaimError| {
@@ -274,16 +270,25 @@ impl MonitorState {
                     return violation(entry, e);
                 }
                 let events = key_events(entry, head.map(|h| &h.binding), &kb);
+                let cache = Arc::make_mut(&mut self.verifying_keys);
+                for k in kb.root_keys.iter().chain(&kb.signing_keys) {
+                    match bound_keys.iter().find(|(id, _)| *id == k.keyid) {
+                        Some((id, vk)) if vk.as_bytes() == &k.public_key.0 => {
+                            cache.insert_decompressed(*id, *vk)
+                        }
+                        _ => cache.insert(k.keyid, &k.public_key),
+                    }
+                }
                 self.keys.insert(
                     domain,
-                    Head {
+                    Arc::new(Head {
                         head: KeyBindingHead {
                             log_index: p.index,
                             statement_sha256: sha,
                             binding: kb,
                         },
-                        payload,
-                    },
+                        payload: envelope.payload().to_vec(),
+                    }),
                 );
                 events
             }
@@ -302,25 +307,29 @@ impl MonitorState {
                         authorize_claim_signers(keys, &dh.issuer.domain, &verified, at)
                     })
                     .and_then(|()| {
-                        match check_series(head, &dh, at, &self.policy).into_iter().next() {
+                        // The diff the notice rule needs is the one the event
+                        // reports: computed once.
+                        let (problems, diff) = check_series_with_diff(head, &dh, at, &self.policy);
+                        match problems.into_iter().next() {
                             Some(e) => Err(e),
-                            None => Ok(()),
+                            None => Ok(diff),
                         }
                     });
-                if let Err(e) = result {
-                    return violation(entry, e);
-                }
-                let events = claim_events(entry, head, &dh);
+                let diff = match result {
+                    Ok(diff) => diff,
+                    Err(e) => return violation(entry, e),
+                };
+                let events = claim_events(entry, head, &dh, diff);
                 self.series.insert(
                     key,
-                    Head {
+                    Arc::new(Head {
                         head: SeriesHead {
                             log_index: p.index,
                             statement_sha256: sha,
                             predicate: dh,
                         },
-                        payload,
-                    },
+                        payload: envelope.payload().to_vec(),
+                    }),
                 );
                 events
             }
@@ -398,7 +407,20 @@ impl MonitorState {
                 statement_sha256: parsed.statement_sha256,
                 binding,
             };
-            if state.keys.insert(domain, Head { head, payload }).is_some() {
+            let cache = Arc::make_mut(&mut state.verifying_keys);
+            for k in head
+                .binding
+                .root_keys
+                .iter()
+                .chain(&head.binding.signing_keys)
+            {
+                cache.insert(k.keyid, &k.public_key);
+            }
+            if state
+                .keys
+                .insert(domain, Arc::new(Head { head, payload }))
+                .is_some()
+            {
                 return Err(bad("two key heads for one domain"));
             }
         }
@@ -416,7 +438,11 @@ impl MonitorState {
                 statement_sha256: parsed.statement_sha256,
                 predicate,
             };
-            if state.series.insert(key, Head { head, payload }).is_some() {
+            if state
+                .series
+                .insert(key, Arc::new(Head { head, payload }))
+                .is_some()
+            {
                 return Err(bad("two heads for one series"));
             }
         }
@@ -535,16 +561,21 @@ fn key_events(entry: EntryRef, prev: Option<&KeyBinding>, kb: &KeyBinding) -> Ve
     events
 }
 
-/// Events for an accepted data-handling version following `head`.
-fn claim_events(entry: EntryRef, head: Option<&SeriesHead>, dh: &DataHandling) -> Vec<EventKind> {
-    let Some(head) = head else {
+/// Events for an accepted data-handling version following `head`; `diff` is
+/// the diff from the head (`None` exactly when there is no head).
+fn claim_events(
+    entry: EntryRef,
+    head: Option<&SeriesHead>,
+    dh: &DataHandling,
+    diff: Option<Diff>,
+) -> Vec<EventKind> {
+    let (Some(head), Some(d)) = (head, diff) else {
         return vec![EventKind::NewClaim {
             entry,
             effective_from: dh.effective_from,
             claim_ids: dh.claims.iter().map(|c| c.id.to_string()).collect(),
         }];
     };
-    let d = diff(&head.predicate, dh);
     let previous = VersionRef {
         sequence: head.predicate.sequence,
         log_index: head.log_index,

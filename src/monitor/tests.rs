@@ -8,8 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde_json::{Value, json};
 
+use super::prepare::{KeyCache, SignatureCheck, signature_verifies};
 use super::*;
-use crate::claim::{SeriesPolicy, Sha256Digest, Timestamp};
+use crate::claim::{PublicKey, SeriesPolicy, Sha256Digest, Timestamp};
 use crate::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO, pae};
 use crate::entry::LogEntry;
 use crate::merkle::{Frontier, Hash, leaf_hash};
@@ -639,4 +640,262 @@ fn state_round_trip_and_strict_parsing() {
         })
     ));
     assert!(MonitorState::from_bytes(&vec![b' '; MAX_STATE_BYTES + 1]).is_err());
+}
+
+/// `key`'s public key as bound in key bindings, and its keyid.
+fn bound(name: &str) -> (PublicKey, Sha256Digest) {
+    let pk = key(name).verifying_key().to_bytes();
+    (PublicKey(pk), Sha256Digest::of(&pk))
+}
+
+/// The enrollment of `domain` with root key `root` and signing key `signing`.
+fn enrollment(domain: &str, root: &str, signing: &str) -> Value {
+    let mut kb = example("key-binding-1-enroll.json");
+    let key_json = |name: &str| {
+        let (pk, id) = bound(name);
+        json!({
+            "keyid": id.to_string(),
+            "publicKey": STANDARD.encode(pk.0),
+            "validFrom": "2025-05-20T10:00:00Z",
+        })
+    };
+    kb["predicate"]["domain"] = json!(domain);
+    kb["predicate"]["rootKeys"] = json!([key_json(root)]);
+    kb["predicate"]["signingKeys"] = json!([key_json(signing)]);
+    kb["subject"][0]["name"] = json!(domain);
+    kb["subject"][0]["uri"] = json!(format!("https://{domain}/.well-known/claimlog.json"));
+    kb["subject"][0]["digest"]["sha256"] = json!(bound(root).1.to_string());
+    kb
+}
+
+#[test]
+fn key_cache_serves_only_the_key_asked_for() {
+    let msg = b"message";
+    let (a, id_a) = bound("signing1");
+    let (b, _) = bound("signing2");
+    let sig_a = key("signing1").sign(msg);
+    let sig_b = key("signing2").sign(msg);
+    let mut cache = KeyCache::default();
+    cache.insert(id_a, &a);
+    cache.insert(id_a, &a);
+    assert_eq!(cache.len(), 1);
+    assert!(cache.verify(msg, &sig_a, &id_a, &a));
+    assert!(!cache.verify(msg, &sig_b, &id_a, &a));
+    // A hit under A's keyid asked for with B's bytes is checked with B, not
+    // with the cached A: A's signature fails, B's verifies.
+    assert!(!cache.verify(msg, &sig_a, &id_a, &b));
+    assert!(cache.verify(msg, &sig_b, &id_a, &b));
+    // Bytes that are not a curve point are not cached and verify nothing,
+    // as with `claim::verify_signature`.
+    let invalid = (0u8..=255)
+        .map(|i| {
+            let mut bytes = [0u8; 32];
+            bytes[0] = i;
+            bytes[31] = 0x7f;
+            PublicKey(bytes)
+        })
+        .find(|k| ed25519_dalek::VerifyingKey::from_bytes(&k.0).is_err())
+        .unwrap();
+    let id_invalid = Sha256Digest::of(&invalid.0);
+    cache.insert(id_invalid, &invalid);
+    assert_eq!(cache.len(), 1);
+    assert!(!cache.verify(msg, &sig_a, &id_invalid, &invalid));
+}
+
+#[test]
+fn a_check_made_ahead_counts_only_for_the_key_it_was_made_with() {
+    let envelope = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"payload", &key("signing1"));
+    let (a, id_a) = bound("signing1");
+    let (b, _) = bound("signing2");
+    let bound_key = |public_key| crate::claim::BoundKey {
+        keyid: id_a,
+        public_key,
+        valid_from: Timestamp::parse("2025-05-20T10:00:00Z").unwrap(),
+        valid_until: None,
+    };
+    let cache = KeyCache::default();
+    let ahead = [Some(SignatureCheck {
+        public_key: a,
+        verified: true,
+    })];
+    assert!(signature_verifies(
+        &envelope,
+        &ahead,
+        &cache,
+        0,
+        &bound_key(a)
+    ));
+    // The same keyid bound to other bytes: the check made with A does not
+    // count; B is checked now, and A's signature fails under it.
+    assert!(!signature_verifies(
+        &envelope,
+        &ahead,
+        &cache,
+        0,
+        &bound_key(b)
+    ));
+    // A failed check made ahead with A stands for A.
+    let failed = [Some(SignatureCheck {
+        public_key: a,
+        verified: false,
+    })];
+    assert!(!signature_verifies(
+        &envelope,
+        &failed,
+        &cache,
+        0,
+        &bound_key(a)
+    ));
+    // No check made ahead: checked now.
+    assert!(signature_verifies(
+        &envelope,
+        &[None],
+        &cache,
+        0,
+        &bound_key(a)
+    ));
+    assert!(!signature_verifies(
+        &envelope,
+        &[None],
+        &cache,
+        1,
+        &bound_key(a)
+    ));
+}
+
+#[test]
+fn keys_known_to_the_monitor_sign_only_for_their_domain_and_from_their_index() {
+    // other.example binds signing2; chat.example binds signing1.
+    let other = enrollment("other.example", "root2", "signing2");
+    let claim = example("data-handling-1.json");
+    let at = unix("2025-06-01T09:00:00Z");
+    for split in [false, true] {
+        let mut log = Log::new();
+        log.push(&other, &["root2"], unix("2025-05-20T10:00:00Z"));
+        if split {
+            // signing2 comes from the state's key cache, not from this batch.
+            log.follow();
+        }
+        log.push(
+            &example("key-binding-1-enroll.json"),
+            &["root1"],
+            unix("2025-05-20T10:00:00Z"),
+        );
+        // chat.example's claim signed by other.example's key: the signature
+        // verifies, but the key is not chat.example's.
+        log.push(&claim, &["signing2"], at);
+        log.push(&claim, &["signing1"], at);
+        let events = [log.follow(), log.follow()].concat();
+        let names = kinds(&events);
+        let n = names.len();
+        assert_eq!(
+            names[n - 3..],
+            ["vendor_enrolled", "series_violation", "new_claim"]
+        );
+        let json = serde_json::to_value(&events[n - 2]).unwrap();
+        assert_eq!(json["kind"], "key_not_bound", "{json}");
+        assert_eq!(json["entry"]["domain"], "chat.example");
+    }
+
+    // A key bound later in the same batch signs nothing before its binding.
+    let mut log = Log::new();
+    log.push(
+        &example("key-binding-1-enroll.json"),
+        &["root1"],
+        unix("2025-05-20T10:00:00Z"),
+    );
+    let dh1_at = log.push(&claim, &["signing1"], at);
+    let mut dh2 = example("data-handling-2.json");
+    dh2["predicate"]["supersedes"] = log.supersedes(dh1_at, 1);
+    let early = log.push(&dh2, &["signing2"], unix("2025-10-01T08:00:00Z"));
+    let mut kb2 = example("key-binding-2-rotate.json");
+    kb2["predicate"]["supersedes"] = log.supersedes(0, 1);
+    log.push(&kb2, &["root1", "root2"], unix("2025-12-01T12:00:00Z"));
+    let events = log.follow();
+    let json = serde_json::to_value(&events[2]).unwrap();
+    assert_eq!(json["event"], "series_violation", "{json}");
+    assert_eq!(json["kind"], "key_not_bound", "{json}");
+    assert_eq!(json["entry"]["logIndex"], early);
+    assert_eq!(kinds(&events[3..]), vec!["key_rotated"]);
+}
+
+/// Enough entries for many blocks per thread, with violations among them:
+/// one thread or several, in one step or several, the same events and the
+/// same state.
+#[test]
+fn the_pipeline_gives_the_same_events_on_any_number_of_threads() {
+    let mut log = Log::new();
+    let t0 = unix("2025-05-20T10:00:00Z");
+    let vendors = ["a.example", "b.example", "c.example"];
+    for (v, domain) in vendors.iter().enumerate() {
+        let (root, signing) = [("root1", "signing1"), ("root2", "signing2")][v % 2];
+        log.push(&enrollment(domain, root, signing), &[root], t0);
+    }
+    let mut heads: Vec<Option<u64>> = vec![None; vendors.len()];
+    for n in 1..=60u64 {
+        for (v, domain) in vendors.iter().enumerate() {
+            let at = t0 + 86_400 + n * 60;
+            let ts = Timestamp::from_unix(at as i64).unwrap().to_string();
+            let mut dh = example("data-handling-1.json");
+            dh["predicate"]["issuer"]["domain"] = json!(domain);
+            dh["predicate"]["sequence"] = json!(n);
+            dh["predicate"]["issuedAt"] = json!(ts);
+            dh["predicate"]["effectiveFrom"] = json!(ts);
+            if let Some(i) = heads[v] {
+                dh["predicate"]["supersedes"] = log.supersedes(i, n - 1);
+            }
+            let signer = ["signing1", "signing2"][v % 2];
+            if n % 17 == 0 && v == 1 {
+                // Signed by the other vendor's key: a violation, and the
+                // series head stays where it was (the next version then
+                // fails too, as its sequence skips).
+                log.push(&dh, &[["signing1", "signing2"][(v + 1) % 2]], at);
+                continue;
+            }
+            heads[v] = Some(log.push(&dh, &[signer], at));
+        }
+    }
+    log.push_raw(b"not an entry".to_vec());
+    let root = log.root();
+    let anchor = log.anchor();
+    let whole = |threads| {
+        log.state
+            .advance(0, &log.entries, &root, &anchor, threads)
+            .unwrap()
+    };
+    let (one_state, one) = whole(1);
+    assert!(log.entries.len() > 150);
+    // One event per entry: an enrollment, a version or a violation.
+    assert_eq!(one.len(), log.entries.len());
+    assert!(
+        kinds(&one)
+            .iter()
+            .filter(|k| *k == "series_violation")
+            .count()
+            >= 4
+    );
+    for threads in [2, 3, 8] {
+        let (state, events) = whole(threads);
+        assert_eq!(events, one, "{threads} threads");
+        assert_eq!(state.to_bytes(), one_state.to_bytes());
+    }
+    // In uneven steps, each checked against the root at its end.
+    let mut state = MonitorState::new(SeriesPolicy::default());
+    let mut events = Vec::new();
+    let mut frontier = Frontier::new();
+    for step in log.entries.chunks(37) {
+        for e in step {
+            frontier.append(leaf_hash(e)).unwrap();
+        }
+        let (next, evs) = state
+            .advance(state.size(), step, &frontier.root(), &anchor, 2)
+            .unwrap();
+        state = next;
+        events.extend(evs);
+    }
+    assert_eq!(events, one);
+    assert_eq!(state.to_bytes(), one_state.to_bytes());
+    // A state read back from its file verifies the next entries alike.
+    let reloaded = MonitorState::from_bytes(&state.to_bytes()).unwrap();
+    assert_eq!(reloaded.to_bytes(), state.to_bytes());
 }
