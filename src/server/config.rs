@@ -57,8 +57,11 @@ pub struct Config {
     /// Most submissions waiting to be sequenced; beyond it submissions get
     /// 503 with Retry-After. Default 65536.
     pub pool_capacity: usize,
-    /// Milliseconds between checkpoint publications when the tree grew.
-    /// Default 1000.
+    /// Least milliseconds between two checkpoint publications (attempts,
+    /// so also between two add-checkpoint requests to each witness). A
+    /// sequencing step that commits entries triggers a publication at once
+    /// if the last one is at least this old, otherwise when it is; so a
+    /// receipt waits at most this long plus one publication. Default 500.
     pub checkpoint_interval_ms: u64,
     /// Seconds after which an unchanged checkpoint is re-signed and
     /// re-published. Default 300.
@@ -116,7 +119,7 @@ impl Default for Config {
             batch_interval_ms: 200,
             max_batch: 4096,
             pool_capacity: 65536,
-            checkpoint_interval_ms: 1000,
+            checkpoint_interval_ms: 500,
             heartbeat_interval_secs: 300,
             receipt_timeout_secs: 30,
             admission: AdmissionMode::Allowlist,
