@@ -148,14 +148,15 @@ impl Publisher {
         let now = self.clock.now_millis();
         let last = *self.lock_times();
         let since = |t: Option<u64>| t.map(|t| Duration::from_millis(now.saturating_sub(t)));
-        let min_wait = since(last.attempted)
-            .map_or(Duration::ZERO, |d| self.min_interval.saturating_sub(d));
+        let min_wait =
+            since(last.attempted).map_or(Duration::ZERO, |d| self.min_interval.saturating_sub(d));
         let grew = self.current().is_none_or(|p| size > p.size);
         if grew {
             return min_wait;
         }
         let heartbeat = Duration::from_secs(self.heartbeat_secs);
-        let heartbeat_wait = since(last.published).map_or(Duration::ZERO, |d| heartbeat.saturating_sub(d));
+        let heartbeat_wait =
+            since(last.published).map_or(Duration::ZERO, |d| heartbeat.saturating_sub(d));
         heartbeat_wait.max(min_wait)
     }
 
@@ -186,9 +187,9 @@ impl Publisher {
                     published: p.size,
                 });
             }
-            let heartbeat_due = last.published.is_none_or(|t| {
-                now.saturating_sub(t) >= self.heartbeat_secs.saturating_mul(1000)
-            });
+            let heartbeat_due = last
+                .published
+                .is_none_or(|t| now.saturating_sub(t) >= self.heartbeat_secs.saturating_mul(1000));
             if size == p.size && !heartbeat_due {
                 // Nothing was attempted.
                 last.attempted = previous_attempt;

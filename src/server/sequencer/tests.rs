@@ -282,7 +282,10 @@ fn publication_follows_commits_at_most_once_per_min_interval() {
     let p = publisher(&h, 60).with_min_interval(Duration::from_millis(500));
     // Nothing published yet: at once.
     assert_eq!(p.next_publication(0), Duration::ZERO);
-    assert_eq!(p.publish_once(h.seq.head()), Ok(PublishOutcome::Published(0)));
+    assert_eq!(
+        p.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(0))
+    );
     // Unchanged tree: only the heartbeat, 60 s after the publication.
     assert_eq!(p.next_publication(0), Duration::from_secs(60));
     // A commit: publish once the minimum interval since the last attempt
@@ -296,14 +299,20 @@ fn publication_follows_commits_at_most_once_per_min_interval() {
     assert_eq!(p.next_publication(3), Duration::from_millis(300));
     h.clock.advance_millis(300);
     assert_eq!(p.next_publication(3), Duration::ZERO);
-    assert_eq!(p.publish_once(h.seq.head()), Ok(PublishOutcome::Published(3)));
+    assert_eq!(
+        p.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(3))
+    );
     // The same tree again: heartbeat, then a heartbeat publication.
     assert_eq!(p.next_publication(3), Duration::from_secs(60));
     h.clock.advance(59);
     assert_eq!(p.next_publication(3), Duration::from_secs(1));
     h.clock.advance(1);
     assert_eq!(p.next_publication(3), Duration::ZERO);
-    assert_eq!(p.publish_once(h.seq.head()), Ok(PublishOutcome::Published(3)));
+    assert_eq!(
+        p.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(3))
+    );
     // A long-idle log publishes a new commit at once.
     h.clock.advance(10);
     drop(submit(&h.seq, 3));
@@ -319,17 +328,26 @@ fn publication_follows_commits_at_most_once_per_min_interval() {
     assert_eq!(p.next_publication(4), Duration::from_millis(1));
     h.clock.advance_millis(1);
     assert_eq!(p.next_publication(4), Duration::ZERO);
-    assert_eq!(p.publish_once(h.seq.head()), Ok(PublishOutcome::Published(4)));
+    assert_eq!(
+        p.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(4))
+    );
     // A heartbeat never comes before the minimum interval: with a heartbeat
     // shorter than it, the interval wins.
     let q = publisher(&h, 0).with_min_interval(Duration::from_secs(2));
-    assert_eq!(q.publish_once(h.seq.head()), Ok(PublishOutcome::Published(4)));
+    assert_eq!(
+        q.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(4))
+    );
     assert_eq!(q.next_publication(4), Duration::from_secs(2));
     // Without a minimum interval, every commit is published at once.
     let r = publisher(&h, 60);
     drop(submit(&h.seq, 4));
     h.seq.sequence_once().unwrap();
-    assert_eq!(r.publish_once(h.seq.head()), Ok(PublishOutcome::Published(5)));
+    assert_eq!(
+        r.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(5))
+    );
     drop(submit(&h.seq, 5));
     h.seq.sequence_once().unwrap();
     assert_eq!(r.next_publication(6), Duration::ZERO);
