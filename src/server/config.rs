@@ -69,6 +69,12 @@ pub struct Config {
     /// Seconds a submission waits for its receipt (publication) before the
     /// server answers 202 with the index only. Default 30.
     pub receipt_timeout_secs: u64,
+    /// Most HTTP connections served at once; further ones wait in the
+    /// kernel's accept queue until one closes. Bounds the server's memory
+    /// under connection surges (each open connection with a request in
+    /// flight costs roughly 40 KiB, BENCHMARKS.md "Server write path").
+    /// Default 4096.
+    pub max_connections: usize,
     /// What the log admits: `"allowlist"` (default: any in-toto envelope
     /// signed by an `allow_submitters` key, or anything with
     /// `open_submission`) or `"domain"` (only claimlog statements signed by
@@ -122,6 +128,7 @@ impl Default for Config {
             checkpoint_interval_ms: 500,
             heartbeat_interval_secs: 300,
             receipt_timeout_secs: 30,
+            max_connections: 4096,
             admission: AdmissionMode::Allowlist,
             claim_max_skew_secs: 600,
             well_known_base_urls: BTreeMap::new(),
@@ -210,6 +217,7 @@ impl Config {
             ("checkpoint_interval_ms", self.checkpoint_interval_ms),
             ("heartbeat_interval_secs", self.heartbeat_interval_secs),
             ("receipt_timeout_secs", self.receipt_timeout_secs),
+            ("max_connections", self.max_connections as u64),
             ("well_known_timeout_ms", self.well_known_timeout_ms),
             ("witness_timeout_ms", self.witness_timeout_ms),
         ] {

@@ -5,11 +5,16 @@
 //! finish, sequence what is pending, publish, flush, return.
 
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::claim::SeriesPolicy;
 use crate::dsse::KeySet;
@@ -155,6 +160,7 @@ pub async fn serve(
     ));
 
     let app_ref = Arc::downgrade(&app);
+    let listener = LimitedListener::new(listener, config.max_connections);
     let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
@@ -284,5 +290,125 @@ async fn publish_step(publisher: &Arc<Publisher>, sequencer: &Arc<Sequencer>, me
             metrics.error("publishing");
             tracing::error!(error = %e, "publishing task panicked");
         }
+    }
+}
+
+/// A listener that serves at most a fixed number of connections at once: it
+/// accepts the next connection only when a slot is free, so further clients
+/// wait in the kernel's accept queue instead of each holding buffers and a
+/// request in this process. The slot is released when the connection's
+/// stream is dropped.
+struct LimitedListener {
+    inner: TcpListener,
+    slots: Arc<Semaphore>,
+}
+
+impl LimitedListener {
+    fn new(inner: TcpListener, max: usize) -> LimitedListener {
+        LimitedListener {
+            inner,
+            slots: Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))),
+        }
+    }
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (LimitedStream, SocketAddr) {
+        let slot = loop {
+            match self.slots.clone().acquire_owned().await {
+                Ok(slot) => break slot,
+                // The semaphore is never closed; should that change, back
+                // off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        (LimitedStream { io, _slot: slot }, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// An accepted connection holding its [`LimitedListener`] slot.
+struct LimitedStream {
+    io: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_listener_serves_at_most_max_connections() {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let mut listener = LimitedListener::new(tcp, 2);
+        assert_eq!(listener.local_addr().unwrap(), addr);
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let (mut first, _) = listener.accept().await;
+        let (_second, _) = listener.accept().await;
+        // Both slots are taken: the third connection is not accepted...
+        let third = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(third.is_err(), "a third connection was accepted");
+        // ...until one of the first two closes; the streams still work.
+        clients[0].write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        first.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        drop(first);
+        let accepted = tokio::time::timeout(Duration::from_secs(30), listener.accept()).await;
+        assert!(accepted.is_ok(), "the third connection was never accepted");
     }
 }
