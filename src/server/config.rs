@@ -57,8 +57,11 @@ pub struct Config {
     /// Most submissions waiting to be sequenced; beyond it submissions get
     /// 503 with Retry-After. Default 65536.
     pub pool_capacity: usize,
-    /// Milliseconds between checkpoint publications when the tree grew.
-    /// Default 1000.
+    /// Least milliseconds between two checkpoint publications (attempts,
+    /// so also between two add-checkpoint requests to each witness). A
+    /// sequencing step that commits entries triggers a publication at once
+    /// if the last one is at least this old, otherwise when it is; so a
+    /// receipt waits at most this long plus one publication. Default 500.
     pub checkpoint_interval_ms: u64,
     /// Seconds after which an unchanged checkpoint is re-signed and
     /// re-published. Default 300.
@@ -66,6 +69,12 @@ pub struct Config {
     /// Seconds a submission waits for its receipt (publication) before the
     /// server answers 202 with the index only. Default 30.
     pub receipt_timeout_secs: u64,
+    /// Most HTTP connections served at once; further ones wait in the
+    /// kernel's accept queue until one closes. Bounds the server's memory
+    /// under connection surges (each open connection with a request in
+    /// flight costs roughly 40 KiB, BENCHMARKS.md "Server write path").
+    /// Default 4096.
+    pub max_connections: usize,
     /// What the log admits: `"allowlist"` (default: any in-toto envelope
     /// signed by an `allow_submitters` key, or anything with
     /// `open_submission`) or `"domain"` (only claimlog statements signed by
@@ -116,9 +125,10 @@ impl Default for Config {
             batch_interval_ms: 200,
             max_batch: 4096,
             pool_capacity: 65536,
-            checkpoint_interval_ms: 1000,
+            checkpoint_interval_ms: 500,
             heartbeat_interval_secs: 300,
             receipt_timeout_secs: 30,
+            max_connections: 4096,
             admission: AdmissionMode::Allowlist,
             claim_max_skew_secs: 600,
             well_known_base_urls: BTreeMap::new(),
@@ -207,6 +217,7 @@ impl Config {
             ("checkpoint_interval_ms", self.checkpoint_interval_ms),
             ("heartbeat_interval_secs", self.heartbeat_interval_secs),
             ("receipt_timeout_secs", self.receipt_timeout_secs),
+            ("max_connections", self.max_connections as u64),
             ("well_known_timeout_ms", self.well_known_timeout_ms),
             ("witness_timeout_ms", self.witness_timeout_ms),
         ] {

@@ -3,11 +3,17 @@
 //! published checkpoint forward by compare-and-swap.
 //!
 //! Publishing is decoupled from sequencing: the server calls
-//! [`Publisher::publish_once`] every `checkpoint_interval`; it publishes when
-//! the tree grew, or when the heartbeat interval has passed since the last
-//! publication (so witnesses and monitors see the log is alive).
+//! [`Publisher::publish_once`] when [`Publisher::next_publication`] says so:
+//! as soon as a sequencing step committed new entries, unless the previous
+//! attempt was less than the minimum interval (`checkpoint_interval_ms`) ago,
+//! in which case when that interval ends. So a receipt waits for at most one
+//! interval plus a publication, and witnesses get at most one add-checkpoint
+//! request per interval. With an unchanged tree it publishes again when the
+//! heartbeat interval has passed since the last publication (so witnesses
+//! and monitors see the log is alive).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -77,6 +83,12 @@ pub enum PublishOutcome {
     Unchanged,
 }
 
+#[derive(Debug, Default, Clone, Copy)]
+struct Times {
+    published: Option<u64>,
+    attempted: Option<u64>,
+}
+
 /// Signs and publishes checkpoints.
 pub struct Publisher {
     store: Arc<dyn Store>,
@@ -85,7 +97,11 @@ pub struct Publisher {
     origin: Origin,
     hook: Arc<dyn WitnessHook>,
     heartbeat_secs: u64,
-    last_time: Mutex<Option<u64>>,
+    /// Least time between two publication attempts.
+    min_interval: Duration,
+    /// When (Unix milliseconds) the last publication succeeded and the last
+    /// one was attempted, by this process.
+    last: Mutex<Times>,
     watch: watch::Sender<Option<Arc<PublishedCheckpoint>>>,
 }
 
@@ -109,9 +125,39 @@ impl Publisher {
             origin,
             hook,
             heartbeat_secs,
-            last_time: Mutex::new(None),
+            min_interval: Duration::ZERO,
+            last: Mutex::new(Times::default()),
             watch,
         })
+    }
+
+    /// Sets the least time between two publication attempts (the
+    /// `checkpoint_interval_ms` setting; zero if never set).
+    pub fn with_min_interval(mut self, min_interval: Duration) -> Publisher {
+        self.min_interval = min_interval;
+        self
+    }
+
+    /// How long from now until [`Publisher::publish_once`] is worth calling
+    /// for a committed tree of `size` (zero: now). If the tree grew beyond
+    /// the published checkpoint, that is when the minimum interval since the
+    /// last attempt has passed; otherwise when the heartbeat is due (and at
+    /// least the minimum interval). The server waits this long or until a
+    /// sequencing step commits, whichever comes first, then asks again.
+    pub fn next_publication(&self, size: u64) -> Duration {
+        let now = self.clock.now_millis();
+        let last = *self.lock_times();
+        let since = |t: Option<u64>| t.map(|t| Duration::from_millis(now.saturating_sub(t)));
+        let min_wait =
+            since(last.attempted).map_or(Duration::ZERO, |d| self.min_interval.saturating_sub(d));
+        let grew = self.current().is_none_or(|p| size > p.size);
+        if grew {
+            return min_wait;
+        }
+        let heartbeat = Duration::from_secs(self.heartbeat_secs);
+        let heartbeat_wait =
+            since(last.published).map_or(Duration::ZERO, |d| heartbeat.saturating_sub(d));
+        heartbeat_wait.max(min_wait)
     }
 
     /// A receiver that sees every published checkpoint.
@@ -128,9 +174,12 @@ impl Publisher {
     /// the tree grew since the last publication or a heartbeat is due.
     pub fn publish_once(&self, head: (u64, Hash)) -> Result<PublishOutcome, PublishError> {
         let (size, root) = head;
-        let now = self.clock.now();
+        let now = self.clock.now_millis();
+        let mut last = self.lock_times();
+        // An attempt, successful or not, starts the minimum interval: a
+        // failing store or witness is not asked again before it ends.
+        let previous_attempt = last.attempted.replace(now);
         let previous = self.store.published_checkpoint()?;
-        let mut last_time = self.last_time.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = &previous {
             if size < p.size {
                 return Err(PublishError::TreeBehind {
@@ -138,9 +187,12 @@ impl Publisher {
                     published: p.size,
                 });
             }
-            let heartbeat_due =
-                last_time.is_none_or(|t| now.saturating_sub(t) >= self.heartbeat_secs);
+            let heartbeat_due = last
+                .published
+                .is_none_or(|t| now.saturating_sub(t) >= self.heartbeat_secs.saturating_mul(1000));
             if size == p.size && !heartbeat_due {
+                // Nothing was attempted.
+                last.attempted = previous_attempt;
                 return Ok(PublishOutcome::Unchanged);
             }
         }
@@ -155,8 +207,14 @@ impl Publisher {
         // checkpoint meanwhile, this fails and nothing goes backwards.
         self.store
             .publish_checkpoint(previous.as_ref().map(|p| p.size), &new)?;
-        *last_time = Some(now);
+        last.published = Some(now);
         self.watch.send_replace(Some(Arc::new(new)));
         Ok(PublishOutcome::Published(size))
+    }
+
+    fn lock_times(&self) -> std::sync::MutexGuard<'_, Times> {
+        // Two plain timestamps, each written in one step: a poisoned lock
+        // still guards consistent data.
+        self.last.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -5,6 +5,7 @@
 //! finish, sequence what is pending, publish, flush, return.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,14 +91,17 @@ pub async fn serve(
             .map_err(|e| ConfigError::Invalid(e.to_string()))?,
         ),
     };
-    let publisher = Arc::new(Publisher::new(
-        store.clone(),
-        clock,
-        log_key,
-        origin,
-        hook,
-        config.heartbeat_interval_secs,
-    )?);
+    let publisher = Arc::new(
+        Publisher::new(
+            store.clone(),
+            clock,
+            log_key,
+            origin,
+            hook,
+            config.heartbeat_interval_secs,
+        )?
+        .with_min_interval(Duration::from_millis(config.checkpoint_interval_ms)),
+    );
     let claims = match config.admission {
         AdmissionMode::Allowlist => None,
         AdmissionMode::Domain => {
@@ -132,10 +136,14 @@ pub async fn serve(
     tracing::info!(size = sequencer.head().0, "log open");
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Signalled after every step that appended entries: the publisher then
+    // publishes as soon as its minimum interval allows.
+    let committed = Arc::new(Notify::new());
     let seq_task = tokio::spawn(sequencing_loop(
         sequencer.clone(),
         metrics.clone(),
         wake,
+        committed.clone(),
         Duration::from_millis(config.batch_interval_ms),
         stop_rx.clone(),
     ));
@@ -143,14 +151,20 @@ pub async fn serve(
         publisher.clone(),
         sequencer.clone(),
         metrics.clone(),
-        Duration::from_millis(config.checkpoint_interval_ms),
+        committed,
         stop_rx,
     ));
 
     let app_ref = Arc::downgrade(&app);
-    let served = serve_http(listener, app.clone(), router(app), shutdown)
-        .await
-        .map_err(|e| ServeError::Http(e.to_string()));
+    let served = serve_http(
+        listener,
+        app.clone(),
+        router(app),
+        config.max_connections,
+        shutdown,
+    )
+    .await
+    .map_err(|e| ServeError::Http(e.to_string()));
     // Graceful shutdown returns once every connection has been told to close,
     // but a connection task may still be dropping its copy of the router (and
     // with it the store) a moment later. Wait for those, bounded, so that when
@@ -182,6 +196,7 @@ async fn sequencing_loop(
     sequencer: Arc<Sequencer>,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
+    committed: Arc<Notify>,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -194,7 +209,16 @@ async fn sequencing_loop(
         // Group commit: steps run back to back while anything is pending, so
         // each batch holds what arrived during the previous step's flush and
         // a submission waits for at most one flush before its own.
-        while sequence_step(&sequencer, &metrics).await && sequencer.pool_depth() > 0 {}
+        loop {
+            let before = sequencer.head().0;
+            let ok = sequence_step(&sequencer, &metrics).await;
+            if sequencer.head().0 > before {
+                committed.notify_one();
+            }
+            if !ok || sequencer.pool_depth() == 0 {
+                break;
+            }
+        }
     }
 }
 
@@ -226,15 +250,23 @@ async fn publishing_loop(
     publisher: Arc<Publisher>,
     sequencer: Arc<Sequencer>,
     metrics: Arc<Metrics>,
-    interval: Duration,
+    committed: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
+        // Publish when the publisher says a publication is due (tree grew
+        // and the minimum interval passed, or a heartbeat); otherwise sleep
+        // until then or until a step commits, and ask again.
+        let wait = publisher.next_publication(sequencer.head().0);
+        if wait.is_zero() {
+            publish_step(&publisher, &sequencer, &metrics).await;
+            continue;
+        }
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = committed.notified() => {}
             _ = stop.changed() => return,
         }
-        publish_step(&publisher, &sequencer, &metrics).await;
     }
 }
 

@@ -24,6 +24,12 @@ use crate::tiles::{TileAppender, TileError};
 pub trait Clock: Send + Sync + 'static {
     /// Seconds since the Unix epoch.
     fn now(&self) -> u64;
+
+    /// Milliseconds since the Unix epoch (for scheduling publications);
+    /// by default the seconds of [`Clock::now`] in milliseconds.
+    fn now_millis(&self) -> u64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The system clock.
@@ -37,26 +43,43 @@ impl Clock for SystemClock {
             .map(|d| d.as_secs())
             .unwrap_or(0)
     }
+
+    fn now_millis(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
 }
 
-/// A clock that moves only when told to, for tests.
+/// A clock that moves only when told to, for tests (millisecond
+/// resolution).
 #[derive(Debug, Default)]
 pub struct ManualClock(AtomicU64);
 
 impl ManualClock {
-    /// A clock showing `now`.
+    /// A clock showing `now` seconds.
     pub fn new(now: u64) -> ManualClock {
-        ManualClock(AtomicU64::new(now))
+        ManualClock(AtomicU64::new(now.saturating_mul(1000)))
     }
 
     /// Moves the clock forward by `secs`.
     pub fn advance(&self, secs: u64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
+        self.advance_millis(secs.saturating_mul(1000));
+    }
+
+    /// Moves the clock forward by `millis` milliseconds.
+    pub fn advance_millis(&self, millis: u64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst) / 1000
+    }
+
+    fn now_millis(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
     }
 }

@@ -30,6 +30,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use super::{App, cached_tile_response};
 
@@ -38,12 +39,21 @@ use super::{App, cached_tile_response};
 /// finish its in-flight requests (idle keep-alive connections close at
 /// once), and returns when all of them are closed, so that every clone of
 /// `app` held by a connection is dropped by then.
+///
+/// At most `max_connections` connections are served at once: the next one is
+/// accepted only when a slot is free, so further clients wait in the kernel's
+/// accept queue instead of each holding buffers and a request in this process
+/// (the memory bound under connection surges, `spec/log-api.md`).
 pub async fn serve_http(
     listener: TcpListener,
     app: Arc<App>,
     router: Router,
+    max_connections: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(
+        max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
     let router = TowerToHyperService::new(router);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         // Decided before the future is built, so the fast path clones
@@ -70,6 +80,14 @@ pub async fn serve_http(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                // The semaphore is never closed.
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -95,6 +113,8 @@ pub async fn serve_http(
             if let Err(e) = conn.await {
                 tracing::trace!(error = %e, "connection ended with an error");
             }
+            // The slot is free once the connection is closed.
+            drop(slot);
         });
     }
     drop(listener);

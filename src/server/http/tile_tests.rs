@@ -75,6 +75,10 @@ struct Served {
 }
 
 async fn serve(app: &Arc<App>) -> Served {
+    serve_limited(app, 4096).await
+}
+
+async fn serve_limited(app: &Arc<App>, max_connections: usize) -> Served {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -82,6 +86,7 @@ async fn serve(app: &Arc<App>) -> Served {
         listener,
         app.clone(),
         router(app.clone()),
+        max_connections,
         async {
             let _ = stopped.await;
         },
@@ -348,4 +353,51 @@ async fn shutdown_closes_idle_connections_and_drops_every_app_clone() {
         .unwrap_or(0);
     assert_eq!(n, 0);
     assert_eq!(Arc::strong_count(&app), 1);
+}
+
+#[tokio::test]
+async fn at_most_max_connections_are_served_at_once() {
+    let app = app_with_entries().await;
+    let served = serve_limited(&app, 2).await;
+    let mut first = TcpStream::connect(served.addr).await.unwrap();
+    let mut second = TcpStream::connect(served.addr).await.unwrap();
+    assert!(
+        raw_get(&mut first, "/healthz")
+            .await
+            .head
+            .starts_with("HTTP/1.1 200")
+    );
+    assert!(
+        raw_get(&mut second, "/healthz")
+            .await
+            .head
+            .starts_with("HTTP/1.1 200")
+    );
+    // Both slots are taken: the third connection waits in the accept
+    // queue and its request is not answered...
+    let mut third = TcpStream::connect(served.addr).await.unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(300), third.read(&mut byte)).await;
+    assert!(early.is_err(), "a third connection was served");
+    // ...until one of the first two closes; then it is.
+    drop(first);
+    let mut rest = Vec::new();
+    let answered = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut chunk = [0u8; 1024];
+        while !rest.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = third.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "connection closed");
+            rest.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "the third connection was never served");
+    assert!(rest.starts_with(b"HTTP/1.1 200"));
+    drop((second, third));
+    served.stop.send(()).unwrap();
+    served.task.await.unwrap().unwrap();
 }

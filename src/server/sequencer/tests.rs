@@ -2,6 +2,7 @@
 //! memory store; `check_log` runs after every step.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use tokio::sync::oneshot::error::TryRecvError;
@@ -273,6 +274,83 @@ fn publisher(h: &Harness, heartbeat: u64) -> Publisher {
         heartbeat,
     )
     .unwrap()
+}
+
+#[test]
+fn publication_follows_commits_at_most_once_per_min_interval() {
+    let h = harness(SequencerConfig::default());
+    let p = publisher(&h, 60).with_min_interval(Duration::from_millis(500));
+    // Nothing published yet: at once.
+    assert_eq!(p.next_publication(0), Duration::ZERO);
+    assert_eq!(
+        p.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(0))
+    );
+    // Unchanged tree: only the heartbeat, 60 s after the publication.
+    assert_eq!(p.next_publication(0), Duration::from_secs(60));
+    // A commit: publish once the minimum interval since the last attempt
+    // has passed, not a whole heartbeat or tick later.
+    for i in 0..3 {
+        drop(submit(&h.seq, i));
+    }
+    h.seq.sequence_once().unwrap();
+    assert_eq!(p.next_publication(3), Duration::from_millis(500));
+    h.clock.advance_millis(200);
+    assert_eq!(p.next_publication(3), Duration::from_millis(300));
+    h.clock.advance_millis(300);
+    assert_eq!(p.next_publication(3), Duration::ZERO);
+    assert_eq!(
+        p.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(3))
+    );
+    // The same tree again: heartbeat, then a heartbeat publication.
+    assert_eq!(p.next_publication(3), Duration::from_secs(60));
+    h.clock.advance(59);
+    assert_eq!(p.next_publication(3), Duration::from_secs(1));
+    h.clock.advance(1);
+    assert_eq!(p.next_publication(3), Duration::ZERO);
+    assert_eq!(
+        p.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(3))
+    );
+    // A long-idle log publishes a new commit at once.
+    h.clock.advance(10);
+    drop(submit(&h.seq, 3));
+    h.seq.sequence_once().unwrap();
+    assert_eq!(p.next_publication(4), Duration::ZERO);
+    // A failed attempt also starts the interval (a failing witness is not
+    // asked again at once), and the retry publishes.
+    h.mem.inject(Fault::FailBeforeCommit);
+    assert!(p.publish_once(h.seq.head()).is_err());
+    assert_eq!(p.current().unwrap().size, 3);
+    assert_eq!(p.next_publication(4), Duration::from_millis(500));
+    h.clock.advance_millis(499);
+    assert_eq!(p.next_publication(4), Duration::from_millis(1));
+    h.clock.advance_millis(1);
+    assert_eq!(p.next_publication(4), Duration::ZERO);
+    assert_eq!(
+        p.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(4))
+    );
+    // A heartbeat never comes before the minimum interval: with a heartbeat
+    // shorter than it, the interval wins.
+    let q = publisher(&h, 0).with_min_interval(Duration::from_secs(2));
+    assert_eq!(
+        q.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(4))
+    );
+    assert_eq!(q.next_publication(4), Duration::from_secs(2));
+    // Without a minimum interval, every commit is published at once.
+    let r = publisher(&h, 60);
+    drop(submit(&h.seq, 4));
+    h.seq.sequence_once().unwrap();
+    assert_eq!(
+        r.publish_once(h.seq.head()),
+        Ok(PublishOutcome::Published(5))
+    );
+    drop(submit(&h.seq, 5));
+    h.seq.sequence_once().unwrap();
+    assert_eq!(r.next_publication(6), Duration::ZERO);
 }
 
 #[test]

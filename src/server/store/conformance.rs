@@ -273,6 +273,56 @@ pub(super) fn index_records_commit_with_the_batch(s: &dyn Store) {
     assert_eq!(s.index_get(b"h/a").unwrap(), Some(b"9".to_vec()));
 }
 
+pub(super) fn entries_across_batch_and_group_boundaries(s: &dyn Store) {
+    // Batch sizes chosen to start and end inside, at and across the sled
+    // store's 16-entry groups and a 256-entry bundle.
+    let mut size = 0u64;
+    for n in [1usize, 14, 1, 16, 40, 0, 200, 3] {
+        let b = batch(size, n, vec![]);
+        s.commit_batch(&b).unwrap();
+        size += n as u64;
+    }
+    assert_eq!(size, 275);
+    let expect = |i: u64| format!("entry {i}").into_bytes();
+    for i in 0..size {
+        assert_eq!(s.entry(i).unwrap(), Some(expect(i)), "entry {i}");
+    }
+    assert_eq!(s.entry(size).unwrap(), None);
+    for (a, b) in [
+        (0, 0),
+        (0, 1),
+        (0, 16),
+        (15, 17),
+        (16, 32),
+        (5, 275),
+        (0, 256),
+        (256, 275),
+        (274, 275),
+        (275, 275),
+    ] {
+        let want: Vec<Vec<u8>> = (a..b).map(expect).collect();
+        assert_eq!(s.entries(a, b).unwrap(), want, "entries [{a}, {b})");
+    }
+    assert!(matches!(s.entries(270, 276), Err(StoreError::Invalid(_))));
+    assert!(matches!(s.entries(5, 4), Err(StoreError::Invalid(_))));
+    // The largest entry a bundle can carry is stored; one byte more is not.
+    let mut big = batch(size, 1, vec![]);
+    big.entries[0] = vec![7u8; crate::tiles::MAX_ENTRY_LEN];
+    s.commit_batch(&big).unwrap();
+    assert_eq!(
+        s.entry(size).unwrap().map(|e| e.len()),
+        Some(crate::tiles::MAX_ENTRY_LEN)
+    );
+    let mut too_big = batch(size + 1, 1, vec![]);
+    too_big.entries[0] = vec![7u8; crate::tiles::MAX_ENTRY_LEN + 1];
+    assert!(matches!(
+        s.commit_batch(&too_big),
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(s.tree_state().unwrap().size, size + 1);
+    assert_eq!(s.entry(size + 1).unwrap(), None);
+}
+
 /// Runs the whole suite against fresh stores from `make`.
 macro_rules! conformance_suite {
     ($name:ident, $make:expr) => {
@@ -288,6 +338,11 @@ macro_rules! conformance_suite {
             fn commit_and_read_back() {
                 let (s, _guard) = $make;
                 super::commit_and_read_back(&s);
+            }
+            #[test]
+            fn entries_across_batch_and_group_boundaries() {
+                let (s, _guard) = $make;
+                super::entries_across_batch_and_group_boundaries(&s);
             }
             #[test]
             fn conflicts_write_nothing() {
@@ -392,4 +447,69 @@ fn sled_persists_and_locks() {
     assert_eq!(s.dedup(&dedup_hash(2)).unwrap(), Some(2));
     assert_eq!(s.index_get(b"persisted").unwrap(), Some(b"yes".to_vec()));
     assert_eq!(s.published_checkpoint().unwrap().unwrap().size, 3);
+}
+
+#[test]
+fn sled_refuses_another_store_format() {
+    // A directory of another format version.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = SledStore::open(dir.path()).unwrap();
+        s.commit_batch(&batch(0, 3, vec![])).unwrap();
+        s.db_for_tests().insert(b"mformat", &b"3"[..]).unwrap();
+        s.db_for_tests().flush().unwrap();
+    }
+    match SledStore::open(dir.path()) {
+        Err(StoreError::Format(msg)) => {
+            assert!(
+                msg.contains("format \"3\"") && msg.contains("only format 2"),
+                "{msg}"
+            )
+        }
+        other => panic!("open of format 3: {other:?}"),
+    }
+    // A format-1 directory: data but no format record (one key per entry).
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = ::sled::open(dir.path().join("db")).unwrap();
+        db.insert(b"e\0\0\0\0\0\0\0\0", &b"entry 0"[..]).unwrap();
+        db.insert(b"mstate", &[0, 0, 0, 0, 0, 0, 0, 1][..]).unwrap();
+        db.flush().unwrap();
+    }
+    match SledStore::open(dir.path()) {
+        Err(StoreError::Format(msg)) => assert!(msg.contains("format 1"), "{msg}"),
+        other => panic!("open of format 1: {other:?}"),
+    }
+    // A new directory gets the current format, and opens again.
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledStore::open(dir.path()).unwrap());
+    let s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(
+        s.db_for_tests().get(b"mformat").unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
+}
+
+#[test]
+fn sled_rejects_a_corrupt_entry_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStore::open(dir.path()).unwrap();
+    s.commit_batch(&batch(0, 3, vec![])).unwrap();
+    // A length prefix running past the end of the record.
+    s.db_for_tests()
+        .insert(b"g\0\0\0\0\0\0\0\0", &[0u8, 9, b'x'][..])
+        .unwrap();
+    assert!(matches!(s.entry(0), Err(StoreError::Corrupt(_))));
+    assert!(matches!(s.entries(0, 3), Err(StoreError::Corrupt(_))));
+    // A group that holds fewer entries than the tree says cannot be
+    // extended.
+    s.db_for_tests()
+        .insert(b"g\0\0\0\0\0\0\0\0", &[0u8, 1, b'x'][..])
+        .unwrap();
+    assert!(matches!(s.entries(0, 3), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        s.commit_batch(&batch(3, 1, vec![])),
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(s.tree_state().unwrap().size, 3);
 }

@@ -3,7 +3,7 @@
 //! What is stored (the tlog-tiles objects are the source of truth, specs.md
 //! §10 "Design takeaway"):
 //! - entries by index (the exact leaf bytes; entry bundles are assembled from
-//!   them on read),
+//!   them on read; [`SledStore`] keeps them 16 to a record),
 //! - hash tiles by (level, index): a full tile is immutable; the partial tile
 //!   at the right edge of a level is overwritten as it grows, and every older
 //!   width is a prefix of the current contents, so `tile/L/N.p/W` is served by
@@ -24,8 +24,10 @@
 mod memory;
 mod sled_store;
 
+use crate::tiles::MAX_ENTRY_LEN;
+
 pub use memory::{Fault, MemoryStore};
-pub use sled_store::SledStore;
+pub use sled_store::{STORE_FORMAT, SledStore};
 
 /// A secondary index record: key and value.
 pub type IndexRecord = (Vec<u8>, Vec<u8>);
@@ -66,6 +68,10 @@ pub enum StoreError {
     /// Another process holds the data directory.
     #[error("{0}")]
     Locked(String),
+    /// The data directory was written in another store format
+    /// ([`STORE_FORMAT`] is the one this version reads).
+    #[error("{0}")]
+    Format(String),
     /// A fault injected by [`MemoryStore::inject`], for tests.
     #[error("injected fault")]
     Injected,
@@ -97,7 +103,8 @@ pub struct CommitBatch {
     /// The tree size this batch extends; the commit fails with
     /// [`StoreError::Conflict`] unless it is the stored size.
     pub previous_size: u64,
-    /// The new entries, to be stored at `previous_size`, `previous_size + 1`, ...
+    /// The new entries, to be stored at `previous_size`, `previous_size + 1`,
+    /// ...; each at most [`MAX_ENTRY_LEN`] bytes (the tlog-tiles bundle limit).
     pub entries: Vec<Vec<u8>>,
     /// Hash tiles whose contents changed: full ones and the new right edges.
     /// Each is 1 to 256 hashes, and a stored tile's contents must be a prefix
@@ -204,6 +211,12 @@ fn check_batch(batch: &CommitBatch, current_size: u64) -> Result<(), StoreError>
             batch.new_state.size,
             batch.previous_size,
             batch.entries.len()
+        )));
+    }
+    if let Some(e) = batch.entries.iter().find(|e| e.len() > MAX_ENTRY_LEN) {
+        return Err(StoreError::Invalid(format!(
+            "entry of {} bytes (at most {MAX_ENTRY_LEN})",
+            e.len()
         )));
     }
     for (key, data) in &batch.tiles {
