@@ -18,10 +18,9 @@
 //! into a record except what a lookup needs before reading the entry (the
 //! digest and sequence of a head, which the integration check compares
 //! against, and its time, which the history answers). Statements themselves
-//! are read back from their log entries ([`load_statement`]). Records written
-//! as JSON by earlier versions are still read.
-
-use serde::Deserialize;
+//! are read back from their log entries ([`load_statement`]). Data written
+//! by earlier versions (JSON records) is store format 1, which
+//! `SledStore::open` refuses.
 
 use crate::claim::{Domain, Identifier, ParsedStatement, Sha256Digest, parse_statement};
 use crate::server::entry::LogEntry;
@@ -31,8 +30,7 @@ use crate::server::store::StoreError;
 pub const KEY_HEAD_PREFIX: &str = "kb/h/";
 
 /// One version of a series as the log recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRecord {
     /// The entry's index in the log.
     pub log_index: u64,
@@ -74,10 +72,6 @@ impl IndexValue for VersionRecord {
     }
 
     fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        if bytes.first() == Some(&b'{') {
-            // Written as JSON by an earlier version.
-            return serde_json::from_slice(bytes).ok();
-        }
         let bytes: &[u8; 56] = bytes.try_into().ok()?;
         let (log_index, rest) = bytes.split_first_chunk::<8>()?;
         let (sequence, rest) = rest.split_first_chunk::<8>()?;
@@ -99,19 +93,6 @@ impl IndexValue for StatementRecord {
     }
 
     fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        if bytes.first() == Some(&b'{') {
-            // Written as JSON by an earlier version, which also copied the
-            // statement's fields; only the index is needed.
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Legacy {
-                log_index: u64,
-            }
-            let legacy: Legacy = serde_json::from_slice(bytes).ok()?;
-            return Some(StatementRecord {
-                log_index: legacy.log_index,
-            });
-        }
         let bytes: [u8; 8] = bytes.try_into().ok()?;
         Some(StatementRecord {
             log_index: u64::from_be_bytes(bytes),
@@ -225,27 +206,5 @@ mod tests {
         assert_eq!(encode(&s), 9u64.to_be_bytes());
         assert_eq!(decode::<StatementRecord>(b"k", &encode(&s)).unwrap(), s);
         assert!(decode::<StatementRecord>(b"k", &[0; 7]).is_err());
-    }
-
-    #[test]
-    fn records_written_as_json_by_earlier_versions_are_read() {
-        let sha = Sha256Digest::of(b"x");
-        let version = format!(
-            r#"{{"logIndex":7,"sequence":2,"statementSha256":"{sha}","integratedTime":1700000000}}"#
-        );
-        assert_eq!(
-            decode::<VersionRecord>(b"k", version.as_bytes()).unwrap(),
-            VersionRecord {
-                log_index: 7,
-                sequence: 2,
-                statement_sha256: sha,
-                integrated_time: 1_700_000_000,
-            }
-        );
-        let statement = r#"{"logIndex":12,"predicateType":"https://claimlog.dev/predicate/data-handling/v1","domain":"chat.example","service":"messenger","sequence":3,"integratedTime":1700000000}"#;
-        assert_eq!(
-            decode::<StatementRecord>(b"k", statement.as_bytes()).unwrap(),
-            StatementRecord { log_index: 12 }
-        );
     }
 }
