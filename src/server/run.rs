@@ -5,7 +5,6 @@
 //! finish, sequence what is pending, publish, flush, return.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
