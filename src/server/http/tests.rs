@@ -72,6 +72,43 @@ async fn start(config: Config, dir: tempfile::TempDir) -> Running {
         config,
     }
 }
+/// An [`App`] over `store` whose `sequencer` the test drives: a publisher
+/// signing as origin `l` with no witnesses, the given admission, no claims,
+/// a 100 ms receipt timeout and `retry_after_secs` on 503s.
+pub(super) fn test_app(
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    sequencer: Arc<Sequencer>,
+    submitters: KeySet,
+    open_submission: bool,
+    retry_after_secs: u64,
+) -> Arc<App> {
+    let log_key =
+        SignerKey::from_seed(KeyName::new("l").unwrap(), KeyType::Ed25519, [3; 32]).unwrap();
+    let publisher = Arc::new(
+        Publisher::new(
+            store.clone(),
+            clock,
+            log_key,
+            crate::checkpoint::Origin::new("l").unwrap(),
+            Arc::new(crate::server::publisher::NoWitnesses),
+            60,
+        )
+        .unwrap(),
+    );
+    Arc::new(App {
+        sequencer,
+        publisher,
+        reader: LogReader::new(store),
+        submitters,
+        open_submission,
+        claims: None,
+        metrics: Arc::new(Metrics::default()),
+        receipt_timeout: Duration::from_millis(100),
+        retry_after_secs,
+        wake: Arc::new(tokio::sync::Notify::new()),
+    })
+}
 
 pub(super) fn envelope(n: u64, key: &SignerKey) -> Vec<u8> {
     let payload = format!("{{\"_type\":\"https://in-toto.io/Statement/v1\",\"n\":{n}}}");
@@ -347,31 +384,7 @@ async fn full_pool_answers_503_with_retry_after() {
         )
         .unwrap(),
     );
-    let log_key =
-        SignerKey::from_seed(KeyName::new("l").unwrap(), KeyType::Ed25519, [3; 32]).unwrap();
-    let publisher = Arc::new(
-        Publisher::new(
-            mem.clone(),
-            clock,
-            log_key,
-            crate::checkpoint::Origin::new("l").unwrap(),
-            Arc::new(crate::server::publisher::NoWitnesses),
-            60,
-        )
-        .unwrap(),
-    );
-    let app = Arc::new(App {
-        sequencer: sequencer.clone(),
-        publisher,
-        reader: LogReader::new(mem),
-        submitters: KeySet::new(),
-        open_submission: true,
-        claims: None,
-        metrics: Arc::new(Metrics::default()),
-        receipt_timeout: Duration::from_millis(100),
-        retry_after_secs: 2,
-        wake: Arc::new(tokio::sync::Notify::new()),
-    });
+    let app = test_app(mem, clock, sequencer.clone(), KeySet::new(), true, 2);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(app)).await });
@@ -545,34 +558,17 @@ async fn resubmission_is_answered_from_dedup_only_below_the_committed_head() {
     let clock = Arc::new(ManualClock::new(1));
     let sequencer =
         Arc::new(Sequencer::new(store.clone(), clock.clone(), SequencerConfig::default()).unwrap());
-    let log_key =
-        SignerKey::from_seed(KeyName::new("l").unwrap(), KeyType::Ed25519, [3; 32]).unwrap();
-    let publisher = Arc::new(
-        Publisher::new(
-            store.clone(),
-            clock,
-            log_key,
-            crate::checkpoint::Origin::new("l").unwrap(),
-            Arc::new(crate::server::publisher::NoWitnesses),
-            60,
-        )
-        .unwrap(),
-    );
     let key = submitter(1);
     let mut submitters = KeySet::new();
     assert!(submitters.insert_note_key(&key.verifier()));
-    let app = Arc::new(App {
-        sequencer: sequencer.clone(),
-        publisher,
-        reader: LogReader::new(store.clone()),
+    let app = test_app(
+        store.clone(),
+        clock,
+        sequencer.clone(),
         submitters,
-        open_submission: false,
-        claims: None,
-        metrics: Arc::new(Metrics::default()),
-        receipt_timeout: Duration::from_millis(100),
-        retry_after_secs: 1,
-        wake: Arc::new(tokio::sync::Notify::new()),
-    });
+        false,
+        1,
+    );
     let body = Bytes::from(envelope(7, &key));
     let submit = |app: Arc<App>, body: Bytes| {
         tokio::spawn(async move {

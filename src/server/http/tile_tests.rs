@@ -10,9 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-use super::tests::{envelope, submitter};
+use super::tests::{envelope, submitter, test_app};
 use super::*;
-use crate::note::{KeyName, KeyType, SignerKey};
 use crate::server::sequencer::{ManualClock, SequencerConfig};
 use crate::server::store::{MemoryStore, Store};
 
@@ -40,31 +39,7 @@ async fn app_with_entries() -> Arc<App> {
         r.await.unwrap().unwrap();
     }
     assert_eq!(sequencer.head().0, ENTRIES);
-    let log_key =
-        SignerKey::from_seed(KeyName::new("l").unwrap(), KeyType::Ed25519, [3; 32]).unwrap();
-    let publisher = Arc::new(
-        Publisher::new(
-            store.clone(),
-            clock,
-            log_key,
-            crate::checkpoint::Origin::new("l").unwrap(),
-            Arc::new(crate::server::publisher::NoWitnesses),
-            60,
-        )
-        .unwrap(),
-    );
-    Arc::new(App {
-        sequencer,
-        publisher,
-        reader: LogReader::new(store),
-        submitters: KeySet::new(),
-        open_submission: false,
-        claims: None,
-        metrics: Arc::new(Metrics::default()),
-        receipt_timeout: Duration::from_millis(100),
-        retry_after_secs: 1,
-        wake: Arc::new(tokio::sync::Notify::new()),
-    })
+    test_app(store, clock, sequencer, KeySet::new(), false, 1)
 }
 
 /// A running [`serve_http`] on 127.0.0.1:0.
