@@ -9,12 +9,12 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::ClaimError;
+use super::strict_typed::Seen;
 
 /// Checks `text` (already known to be UTF-8) and returns the first fault or, for a
 /// clean document, the top-level `predicateType` if it is a string (so the typed parse
@@ -160,13 +160,9 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Objects in statements have a handful of keys: a linear scan of a
-        // vector beats a tree (one allocation per node) until there are many,
-        // then the tree keeps large objects O(n log n).
-        let mut seen: Vec<Cow<'de, str>> = Vec::new();
-        let mut many: BTreeSet<Cow<'de, str>> = BTreeSet::new();
+        let mut seen = Seen::default();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            if seen.contains(&key) || many.contains(&key) {
+            if seen.contains(&key) {
                 return Err(self.fail(ClaimError::DuplicateKey {
                     path: self.display_path(),
                     key: key.into_owned(),
@@ -178,11 +174,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
                 fault: self.fault,
                 predicate_type: self.predicate_type,
             })?;
-            if seen.len() < 16 {
-                seen.push(key);
-            } else {
-                many.insert(key);
-            }
+            seen.push(key);
         }
         Ok(())
     }

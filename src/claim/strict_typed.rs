@@ -261,7 +261,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<'de, A> {
 /// The keys of one object read so far. Objects in statements have a handful
 /// of keys, so the first few are kept inline (no allocation per object) and
 /// scanned linearly; the rest go to a set, so large objects stay O(n log n).
-struct Seen<'de> {
+pub(super) struct Seen<'de> {
     inline: [Cow<'de, str>; INLINE_KEYS],
     len: usize,
     more: BTreeSet<Cow<'de, str>>,
@@ -283,16 +283,26 @@ impl Default for Seen<'_> {
 impl<'de> Seen<'de> {
     /// Records `key`; false if it was already there.
     fn insert(&mut self, key: Cow<'de, str>) -> bool {
-        if self.inline[..self.len].contains(&key) || self.more.contains(&key) {
+        if self.contains(&key) {
             return false;
         }
+        self.push(key);
+        true
+    }
+
+    /// Whether `key` was recorded.
+    pub(super) fn contains(&self, key: &str) -> bool {
+        self.inline[..self.len].iter().any(|k| k == key) || self.more.contains(key)
+    }
+
+    /// Records `key`, which the caller found not [`Seen::contains`].
+    pub(super) fn push(&mut self, key: Cow<'de, str>) {
         if self.len < INLINE_KEYS {
             self.inline[self.len] = key;
             self.len += 1;
         } else {
             self.more.insert(key);
         }
-        true
     }
 }
 
