@@ -77,6 +77,28 @@ impl Log {
         self.entries.len() as u64 - 1
     }
 
+    /// chat.example enrolls (the example key binding, signed by root1).
+    fn enroll(&mut self) -> u64 {
+        self.push(
+            &example("key-binding-1-enroll.json"),
+            &["root1"],
+            unix("2025-05-20T10:00:00Z"),
+        )
+    }
+
+    /// A log holding the enrollment and the example series' first version
+    /// (indexes 0 and 1), not yet followed.
+    fn with_v1() -> Log {
+        let mut log = Log::new();
+        log.enroll();
+        log.push(
+            &example("data-handling-1.json"),
+            &["signing1"],
+            unix("2025-06-01T09:00:00Z"),
+        );
+        log
+    }
+
     /// Appends `statement` signed by `signers`, integrated at `time`.
     fn push(&mut self, statement: &Value, signers: &[&str], time: u64) -> u64 {
         let payload = serde_json::to_vec_pretty(statement).unwrap();
@@ -296,17 +318,7 @@ fn watch_filter() {
 
 /// One violation after the example series' first two versions.
 fn violation_after_v1(build: impl FnOnce(&mut Log)) -> (ViolationKind, String, MonitorEvent) {
-    let mut log = Log::new();
-    log.push(
-        &example("key-binding-1-enroll.json"),
-        &["root1"],
-        unix("2025-05-20T10:00:00Z"),
-    );
-    log.push(
-        &example("data-handling-1.json"),
-        &["signing1"],
-        unix("2025-06-01T09:00:00Z"),
-    );
+    let mut log = Log::with_v1();
     log.follow();
     let before = log.state.to_bytes();
     build(&mut log);
@@ -342,17 +354,7 @@ const DH2_AT: &str = "2025-10-01T08:00:00Z";
 #[test]
 fn every_violation_kind() {
     // Sanity: the unmodified next version is accepted.
-    let mut log = Log::new();
-    log.push(
-        &example("key-binding-1-enroll.json"),
-        &["root1"],
-        unix("2025-05-20T10:00:00Z"),
-    );
-    log.push(
-        &example("data-handling-1.json"),
-        &["signing1"],
-        unix("2025-06-01T09:00:00Z"),
-    );
+    let mut log = Log::with_v1();
     log.follow();
     let dh2 = dh2_after(&log);
     log.push(&dh2, &["signing1"], unix(DH2_AT));
@@ -494,11 +496,7 @@ fn claims_by_a_revoked_or_unrotated_key_and_unsigned_rotations() {
 
     // A rotation signed only by the old root lacks the new root's signature.
     let mut log = Log::new();
-    log.push(
-        &example("key-binding-1-enroll.json"),
-        &["root1"],
-        unix("2025-05-20T10:00:00Z"),
-    );
+    log.enroll();
     let mut kb2 = example("key-binding-2-rotate.json");
     kb2["predicate"]["supersedes"] = log.supersedes(0, 1);
     log.push(&kb2, &["root1"], unix("2025-12-01T12:00:00Z"));
@@ -526,17 +524,7 @@ fn claims_by_a_revoked_or_unrotated_key_and_unsigned_rotations() {
 
 #[test]
 fn steps_are_transactional_and_checked_against_the_root() {
-    let mut log = Log::new();
-    log.push(
-        &example("key-binding-1-enroll.json"),
-        &["root1"],
-        unix("2025-05-20T10:00:00Z"),
-    );
-    log.push(
-        &example("data-handling-1.json"),
-        &["signing1"],
-        unix("2025-06-01T09:00:00Z"),
-    );
+    let log = Log::with_v1();
     let wrong = leaf_hash(b"other");
     let err = log
         .state
@@ -776,11 +764,7 @@ fn keys_known_to_the_monitor_sign_only_for_their_domain_and_from_their_index() {
             // signing2 comes from the state's key cache, not from this batch.
             log.follow();
         }
-        log.push(
-            &example("key-binding-1-enroll.json"),
-            &["root1"],
-            unix("2025-05-20T10:00:00Z"),
-        );
+        log.enroll();
         // chat.example's claim signed by other.example's key: the signature
         // verifies, but the key is not chat.example's.
         log.push(&claim, &["signing2"], at);
@@ -799,11 +783,7 @@ fn keys_known_to_the_monitor_sign_only_for_their_domain_and_from_their_index() {
 
     // A key bound later in the same batch signs nothing before its binding.
     let mut log = Log::new();
-    log.push(
-        &example("key-binding-1-enroll.json"),
-        &["root1"],
-        unix("2025-05-20T10:00:00Z"),
-    );
+    log.enroll();
     let dh1_at = log.push(&claim, &["signing1"], at);
     let mut dh2 = example("data-handling-2.json");
     dh2["predicate"]["supersedes"] = log.supersedes(dh1_at, 1);
