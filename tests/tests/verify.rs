@@ -76,17 +76,7 @@ fn verify_bundle_state_and_fork() -> anyhow::Result<()> {
     wait_for_checkpoint(&url, 2)?;
 
     // By index, JSON, first use of the state directory.
-    let out = ok(&[
-        "verify",
-        "--log",
-        &url,
-        "--policy",
-        &p("policy"),
-        "--state",
-        &state,
-        "--json",
-        "1",
-    ])?;
+    let out = ok(&verify_args(&url, &p("policy"), &state, &["--json", "1"]))?;
     let j: Value = serde_json::from_str(out.trim())?;
     assert_eq!(j["verified"], true, "{j}");
     assert_eq!(j["index"], 1);
@@ -98,16 +88,12 @@ fn verify_bundle_state_and_fork() -> anyhow::Result<()> {
     // The log grows; by envelope file, the view must be proven consistent.
     publish(&vendor, &url, "mail")?;
     wait_for_checkpoint(&url, 3)?;
-    let out = ok(&[
-        "verify",
-        "--log",
+    let out = ok(&verify_args(
         &url,
-        "--policy",
         &p("policy"),
-        "--state",
         &state,
-        env_chat.to_str().context("path")?,
-    ])?;
+        &[env_chat.to_str().context("path")?],
+    ))?;
     assert!(out.contains("logged at index 1 "), "{out}");
     assert!(out.contains("claims about service chat"), "{out}");
     assert!(
@@ -116,16 +102,7 @@ fn verify_bundle_state_and_fork() -> anyhow::Result<()> {
     );
     assert!(out.trim_end().ends_with("VERIFIED"), "{out}");
     // The enrollment itself verifies too (a key binding as the target).
-    let out = ok(&[
-        "verify",
-        "--log",
-        &url,
-        "--policy",
-        &p("policy"),
-        "--state",
-        &state,
-        "0",
-    ])?;
+    let out = ok(&verify_args(&url, &p("policy"), &state, &["0"]))?;
     assert!(
         out.contains("checkpoint view: same tree as last time"),
         "{out}"
@@ -210,16 +187,7 @@ fn verify_bundle_state_and_fork() -> anyhow::Result<()> {
         publish(&vendor, &fork.url(), service)?;
     }
     let forked = wait_for_checkpoint(&fork.url(), 4)?;
-    let (_, stderr) = fails(&[
-        "verify",
-        "--log",
-        &fork.url(),
-        "--policy",
-        &p("policy"),
-        "--state",
-        &state,
-        "1",
-    ])?;
+    let (_, stderr) = fails(&verify_args(&fork.url(), &p("policy"), &state, &["1"]))?;
     assert!(stderr.contains("LOG INCONSISTENCY: fork"), "{stderr}");
     assert!(
         stderr.contains(&saved),
@@ -234,16 +202,12 @@ fn verify_bundle_state_and_fork() -> anyhow::Result<()> {
     let again = saved_view(&state)?;
     assert_eq!(again, saved);
     // A fresh state directory trusts log B on first use.
-    ok(&[
-        "verify",
-        "--log",
+    ok(&verify_args(
         &fork.url(),
-        "--policy",
         &p("policy"),
-        "--state",
         &p("state2"),
-        "1",
-    ])?;
+        &["1"],
+    ))?;
     Ok(())
 }
 
@@ -418,4 +382,16 @@ fn log_client_reads_verify_against_tiles_and_reject_tampering() -> anyhow::Resul
     );
     proxy.set_rewrite(None);
     Ok(())
+}
+
+/// `claimlog verify --log URL --policy POLICY --state STATE ARGS...`.
+fn verify_args<'a>(
+    url: &'a str,
+    policy: &'a str,
+    state: &'a str,
+    args: &[&'a str],
+) -> Vec<&'a str> {
+    let mut all = vec!["verify", "--log", url, "--policy", policy, "--state", state];
+    all.extend_from_slice(args);
+    all
 }
