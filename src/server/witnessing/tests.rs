@@ -318,16 +318,15 @@ async fn quorum_met_publishes_with_every_valid_cosignature() {
         assert_eq!(w.stored_size(), Some(305));
     }
     assert!(hook.witness_sizes().iter().all(|(_, s)| *s == 305));
-    let mut text = String::new();
-    metrics.render(&mut text);
-    for line in [
-        "claimlog_witness_requests_total{witness=\"w1\",outcome=\"cosigned\",status=\"200\"} 3",
-        "claimlog_witness_cosigned_size{witness=\"w3\"} 305",
-        "claimlog_witness_request_seconds_count{witness=\"w2\"} 3",
-        "claimlog_witness_quorum_failures_total 0",
-    ] {
-        assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
-    }
+    assert_metric_lines(
+        &metrics,
+        &[
+            "claimlog_witness_requests_total{witness=\"w1\",outcome=\"cosigned\",status=\"200\"} 3",
+            "claimlog_witness_cosigned_size{witness=\"w3\"} 305",
+            "claimlog_witness_request_seconds_count{witness=\"w2\"} 3",
+            "claimlog_witness_quorum_failures_total 0",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,15 +358,14 @@ async fn quorum_not_met_publishes_nothing_and_the_next_interval_retries() {
     assert_eq!(ws[0].seen().last().map(|s| s.0), Some(3));
     let note = log.store.published_checkpoint().unwrap().unwrap().note;
     assert_eq!(cosigners(&policy, &note), ["w1", "w3"]);
-    let mut text = String::new();
-    metrics.render(&mut text);
-    for line in [
-        "claimlog_witness_requests_total{witness=\"w2\",outcome=\"rejected\",status=\"503\"} 2",
-        "claimlog_witness_requests_total{witness=\"w3\",outcome=\"rejected\",status=\"403\"} 1",
-        "claimlog_witness_quorum_failures_total 1",
-    ] {
-        assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
-    }
+    assert_metric_lines(
+        &metrics,
+        &[
+            "claimlog_witness_requests_total{witness=\"w2\",outcome=\"rejected\",status=\"503\"} 2",
+            "claimlog_witness_requests_total{witness=\"w3\",outcome=\"rejected\",status=\"403\"} 1",
+            "claimlog_witness_quorum_failures_total 1",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -392,10 +390,10 @@ async fn a_409_is_retried_once_from_the_witness_size() {
     assert_eq!(seen[0], (0, 0));
     assert_eq!(seen[1].0, 4);
     assert!(seen[1].1 > 0);
-    let mut text = String::new();
-    metrics.render(&mut text);
-    assert!(text.lines().any(|l| l
-        == "claimlog_witness_requests_total{witness=\"w1\",outcome=\"conflict\",status=\"409\"} 1"));
+    assert_metric_lines(
+        &metrics,
+        &["claimlog_witness_requests_total{witness=\"w1\",outcome=\"conflict\",status=\"409\"} 1"],
+    );
     // A witness whose size is beyond the checkpoint is a conflict, not
     // retried (a proof cannot go backwards), and does not block the others.
     *ws[1].fake.state.lock().unwrap() = Some(TreeState {
@@ -476,15 +474,14 @@ async fn a_slow_or_dead_witness_does_not_block_the_others() {
     assert_eq!(log.publish(&p).await, Ok(PublishOutcome::Published(3)));
     let took = started.elapsed();
     assert!(took < Duration::from_secs(30), "took {took:?}");
-    let mut text = String::new();
-    metrics.render(&mut text);
-    for line in [
-        "claimlog_witness_requests_total{witness=\"slow\",outcome=\"timeout\",status=\"\"} 1",
-        "claimlog_witness_requests_total{witness=\"dead\",outcome=\"transport_error\",status=\"\"} 1",
-        "claimlog_witness_requests_total{witness=\"ok\",outcome=\"cosigned\",status=\"200\"} 1",
-    ] {
-        assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
-    }
+    assert_metric_lines(
+        &metrics,
+        &[
+            "claimlog_witness_requests_total{witness=\"slow\",outcome=\"timeout\",status=\"\"} 1",
+            "claimlog_witness_requests_total{witness=\"dead\",outcome=\"transport_error\",status=\"\"} 1",
+            "claimlog_witness_requests_total{witness=\"ok\",outcome=\"cosigned\",status=\"200\"} 1",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -628,4 +625,13 @@ async fn setup_is_strict() {
             .as_str(),
         "http://127.0.0.1:7380/add-checkpoint"
     );
+}
+
+/// Asserts that the rendered `metrics` hold each of `lines` exactly.
+fn assert_metric_lines(metrics: &WitnessMetrics, lines: &[&str]) {
+    let mut text = String::new();
+    metrics.render(&mut text);
+    for line in lines {
+        assert!(text.lines().any(|l| l == *line), "missing {line}:\n{text}");
+    }
 }
