@@ -13,6 +13,7 @@
 //! - [`proof_bundle`]: C2SP tlog-proof.
 //! - [`policy`]: C2SP tlog-policy.
 //! - [`dsse`]: DSSE v1 envelopes around in-toto Statements.
+//! - [`ed25519`]: Ed25519 strict verification with prepared keys.
 //! - [`claim`]: our privacy-claim and key-binding predicates: strict parsing,
 //!   validation, series rules and diffs.
 //! - [`entry`]: the log entry (an envelope plus its integration time).
@@ -32,6 +33,7 @@ pub mod claim;
 pub mod client;
 pub mod cosignature;
 pub mod dsse;
+pub mod ed25519;
 pub mod entry;
 pub mod evidence;
 pub mod merkle;
