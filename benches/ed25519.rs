@@ -39,10 +39,7 @@ impl TableKey {
     fn new(key: &VerifyingKey) -> TableKey {
         TableKey {
             key: *key,
-            table: VartimeEdwardsPrecomputation::new([
-                ED25519_BASEPOINT_POINT,
-                -key.to_edwards(),
-            ]),
+            table: VartimeEdwardsPrecomputation::new([ED25519_BASEPOINT_POINT, -key.to_edwards()]),
             small_order: key.is_weak(),
         }
     }
@@ -133,7 +130,10 @@ fn interleaved() {
     let base = median(&mut times[1].clone());
     for ((name, _), t) in variants.iter().zip(&mut times) {
         let m = median(t);
-        println!("  {name:50} {m:7.2} us  ({:+.1}% vs key kept)", (m / base - 1.0) * 100.0);
+        println!(
+            "  {name:50} {m:7.2} us  ({:+.1}% vs key kept)",
+            (m / base - 1.0) * 100.0
+        );
     }
 
     const KEYS: usize = 2000;

@@ -25,6 +25,7 @@
 //!   use, c2sp.org/signed-note "Verifying").
 
 use std::collections::HashMap;
+use std::io::Write;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -32,6 +33,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::ed25519::PreparedKey;
 use crate::note::{KeyType, SignerKey, VerifierKey};
 
 /// The payload type of an in-toto Statement (in-toto attestation spec, "Envelope").
@@ -116,17 +118,22 @@ pub struct EnvelopeSignature {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     payload_type: String,
-    payload: Vec<u8>,
+    /// The PAE, built once (the payload is decoded straight into it): every
+    /// signature covers it, and the payload is its tail.
+    pae: Vec<u8>,
+    /// Where the payload starts in `pae`.
+    payload_start: usize,
     signatures: Vec<EnvelopeSignature>,
 }
 
 /// A set of trusted Ed25519 keys, looked up by DSSE keyid.
 ///
-/// Keys are parsed once and kept here so verifying many envelopes does not
-/// re-decompress them (a `VerifyingKey` holds the decompressed point).
+/// Keys are parsed once and kept prepared ([`PreparedKey`]: decompressed,
+/// negated, small order known) so verifying many envelopes does no per-key
+/// work.
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
-    keys: HashMap<String, VerifyingKey>,
+    keys: HashMap<String, PreparedKey>,
 }
 
 impl KeySet {
@@ -146,7 +153,7 @@ impl KeySet {
         if key.is_weak() || !key.to_edwards().is_torsion_free() {
             return false;
         }
-        self.keys.insert(keyid(&key), key);
+        self.keys.insert(keyid(&key), PreparedKey::new(&key));
         true
     }
 
@@ -168,6 +175,11 @@ impl KeySet {
 
     /// The key with this keyid.
     pub fn get(&self, keyid: &str) -> Option<&VerifyingKey> {
+        self.keys.get(keyid).map(PreparedKey::verifying_key)
+    }
+
+    /// The key with this keyid, prepared for verification.
+    pub fn get_prepared(&self, keyid: &str) -> Option<&PreparedKey> {
         self.keys.get(keyid)
     }
 
@@ -192,19 +204,26 @@ pub fn keyid(key: &VerifyingKey) -> String {
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, where LEN is the
 /// byte length in ASCII decimal without leading zeros.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = pae_header(payload_type, payload.len());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The PAE up to the body (`"DSSEv1" SP LEN(type) SP type SP LEN(body) SP`),
+/// with room for the body.
+fn pae_header(payload_type: &str, body_len: usize) -> Vec<u8> {
     let type_len = payload_type.len().to_string();
-    let body_len = payload.len().to_string();
+    let body_len_text = body_len.to_string();
     let mut out = Vec::with_capacity(
-        10 + type_len.len() + payload_type.len() + body_len.len() + payload.len(),
+        10 + type_len.len() + payload_type.len() + body_len_text.len() + body_len,
     );
     out.extend_from_slice(b"DSSEv1 ");
     out.extend_from_slice(type_len.as_bytes());
     out.push(b' ');
     out.extend_from_slice(payload_type.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(body_len.as_bytes());
+    out.extend_from_slice(body_len_text.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(payload);
     out
 }
 
@@ -254,11 +273,10 @@ pub fn verify_many(items: &[(&Envelope, &KeySet)]) -> Vec<Result<usize, DsseErro
                     results[i] = Some(env.verify(set));
                     continue;
                 }
-                let msg = env.pae();
                 for (j, key) in matched {
-                    messages.push(msg.clone());
+                    messages.push(env.pae().to_vec());
                     sigs.push(env.signatures[j].sig);
-                    keys.push(key);
+                    keys.push(*key.verifying_key());
                 }
             }
         }
@@ -298,10 +316,23 @@ impl Envelope {
         {
             return Err(DsseError::PayloadType);
         }
-        let payload = STANDARD
-            .decode(raw.payload.as_bytes())
+        // Decode straight into the PAE, whose header needs the payload's
+        // length: for padded base64 (the only kind STANDARD accepts, so a
+        // length that is not a multiple of 4 fails to decode) it is 3 bytes
+        // per 4 characters less one per `=`. Checked after decoding anyway,
+        // so a wrong guess can only refuse, never mis-frame the PAE.
+        let b64 = raw.payload.as_bytes();
+        let padding = b64.iter().rev().take(2).filter(|&&c| c == b'=').count();
+        let payload_len = (b64.len() / 4 * 3).saturating_sub(padding);
+        let mut pae = pae_header(&raw.payload_type, payload_len);
+        let payload_start = pae.len();
+        STANDARD
+            .decode_vec(b64, &mut pae)
             .map_err(|_| DsseError::PayloadBase64)?;
-        if payload.is_empty() {
+        if pae.len() - payload_start != payload_len {
+            return Err(DsseError::PayloadBase64);
+        }
+        if payload_len == 0 {
             return Err(DsseError::EmptyPayload);
         }
         if raw.signatures.is_empty() {
@@ -332,7 +363,8 @@ impl Envelope {
         }
         Ok(Envelope {
             payload_type: raw.payload_type,
-            payload,
+            pae,
+            payload_start,
             signatures,
         })
     }
@@ -340,15 +372,13 @@ impl Envelope {
     /// Signs `payload` with one Ed25519 key; the keyid is [`keyid`] of its
     /// verifying key.
     pub fn sign(payload_type: &str, payload: &[u8], key: &SigningKey) -> Envelope {
-        let sig = key.sign(&pae(payload_type, payload));
-        Envelope {
-            payload_type: payload_type.to_owned(),
-            payload: payload.to_vec(),
-            signatures: vec![EnvelopeSignature {
-                keyid: keyid(&key.verifying_key()),
-                sig,
-            }],
-        }
+        let mut env = Envelope::unsigned(payload_type, payload);
+        let sig = key.sign(env.pae());
+        env.signatures.push(EnvelopeSignature {
+            keyid: keyid(&key.verifying_key()),
+            sig,
+        });
+        env
     }
 
     /// Signs `payload` with a note signer key of type 0x01 (the key files
@@ -362,15 +392,13 @@ impl Envelope {
             return None;
         }
         let public: [u8; 32] = key.verifier().public_key().try_into().ok()?;
-        let sig = key.sign_ed25519(&pae(payload_type, payload));
-        Some(Envelope {
-            payload_type: payload_type.to_owned(),
-            payload: payload.to_vec(),
-            signatures: vec![EnvelopeSignature {
-                keyid: hex_lower(&Sha256::digest(public)),
-                sig: Signature::from_bytes(&sig),
-            }],
-        })
+        let mut env = Envelope::unsigned(payload_type, payload);
+        let sig = key.sign_ed25519(env.pae());
+        env.signatures.push(EnvelopeSignature {
+            keyid: hex_lower(&Sha256::digest(public)),
+            sig: Signature::from_bytes(&sig),
+        });
+        Some(env)
     }
 
     /// The payload type.
@@ -380,7 +408,7 @@ impl Envelope {
 
     /// The exact payload bytes that were signed.
     pub fn payload(&self) -> &[u8] {
-        &self.payload
+        &self.pae[self.payload_start..]
     }
 
     /// The signatures, in envelope order.
@@ -399,9 +427,10 @@ impl Envelope {
         }
     }
 
-    /// The PAE of this envelope: the bytes every signature covers.
-    pub fn pae(&self) -> Vec<u8> {
-        pae(&self.payload_type, &self.payload)
+    /// The PAE of this envelope: the bytes every signature covers (built
+    /// once, when the envelope was parsed or signed).
+    pub fn pae(&self) -> &[u8] {
+        &self.pae
     }
 
     /// Verifies the envelope against trusted keys with `verify_strict`.
@@ -415,10 +444,10 @@ impl Envelope {
         let Some(&(first, _)) = matched.first() else {
             return Err(DsseError::NoTrustedSignature);
         };
-        let msg = self.pae();
         for (j, key) in matched {
-            key.verify_strict(&msg, &self.signatures[j].sig)
-                .map_err(|_| DsseError::InvalidSignature(j))?;
+            if !key.verify_strict(&self.pae, &self.signatures[j].sig) {
+                return Err(DsseError::InvalidSignature(j));
+            }
         }
         Ok(first)
     }
@@ -428,40 +457,74 @@ impl Envelope {
     /// whitespace, `keyid` always present, strings escaped as serde_json
     /// does. Parsing it gives back an equal envelope.
     pub fn to_canonical_json(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(self.payload.len() * 4 / 3 + 200);
-        out.push_str("{\"payload\":\"");
-        STANDARD.encode_string(&self.payload, &mut out);
-        out.push_str("\",\"payloadType\":");
-        push_json_string(&mut out, &self.payload_type);
-        out.push_str(",\"signatures\":[");
+        let mut out = Vec::with_capacity(self.payload().len() * 4 / 3 + 200);
+        if self.write_canonical_json(&mut out).is_err() {
+            unreachable!("writing to a Vec cannot fail");
+        }
+        out
+    }
+
+    /// Whether `json` is exactly [`Envelope::to_canonical_json`], checked
+    /// piece by piece against the same writer, without building a copy.
+    pub fn is_canonical_json(&self, json: &[u8]) -> bool {
+        let mut matcher = Matcher { rest: json };
+        self.write_canonical_json(&mut matcher).is_ok() && matcher.rest.is_empty()
+    }
+
+    /// Writes the canonical encoding (see [`Envelope::to_canonical_json`]).
+    /// Fails only if `out` does.
+    fn write_canonical_json(&self, out: &mut impl Write) -> std::io::Result<()> {
+        out.write_all(b"{\"payload\":\"")?;
+        write_base64(out, self.payload())?;
+        out.write_all(b"\",\"payloadType\":")?;
+        // serde_json's string escaping is deterministic (short escapes for
+        // the usual characters, \u00XX for other controls, everything else
+        // verbatim); it fails only if `out` does.
+        serde_json::to_writer(&mut *out, &self.payload_type).map_err(std::io::Error::from)?;
+        out.write_all(b",\"signatures\":[")?;
         for (i, s) in self.signatures.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.write_all(b",")?;
             }
-            out.push_str("{\"keyid\":");
-            push_json_string(&mut out, &s.keyid);
-            out.push_str(",\"sig\":\"");
-            STANDARD.encode_string(s.sig.to_bytes(), &mut out);
-            out.push_str("\"}");
+            out.write_all(b"{\"keyid\":")?;
+            serde_json::to_writer(&mut *out, &s.keyid).map_err(std::io::Error::from)?;
+            out.write_all(b",\"sig\":\"")?;
+            write_base64(out, &s.sig.to_bytes())?;
+            out.write_all(b"\"}")?;
         }
-        out.push_str("]}");
-        out.into_bytes()
+        out.write_all(b"]}")
     }
 
     /// SHA-256 of the exact payload bytes: the `statementSha256` that later
     /// versions of a claim use to name this one.
     pub fn statement_sha256(&self) -> [u8; 32] {
-        Sha256::digest(&self.payload).into()
+        Sha256::digest(self.payload()).into()
     }
 
     /// The signatures whose keyid names a trusted key, with that key.
-    fn matching_signatures(&self, keys: &KeySet) -> Result<Vec<(usize, VerifyingKey)>, DsseError> {
+    fn matching_signatures<'k>(
+        &self,
+        keys: &'k KeySet,
+    ) -> Result<Vec<(usize, &'k PreparedKey)>, DsseError> {
         Ok(self
             .signatures
             .iter()
             .enumerate()
-            .filter_map(|(j, s)| keys.get(&s.keyid).map(|k| (j, *k)))
+            .filter_map(|(j, s)| keys.get_prepared(&s.keyid).map(|k| (j, k)))
             .collect())
+    }
+
+    /// An envelope with no signatures yet (for the signing constructors).
+    fn unsigned(payload_type: &str, payload: &[u8]) -> Envelope {
+        let mut pae = pae_header(payload_type, payload.len());
+        let payload_start = pae.len();
+        pae.extend_from_slice(payload);
+        Envelope {
+            payload_type: payload_type.to_owned(),
+            pae,
+            payload_start,
+            signatures: Vec::new(),
+        }
     }
 }
 
@@ -499,13 +562,40 @@ struct RawSignature {
     sig: String,
 }
 
-fn push_json_string(out: &mut String, s: &str) {
-    // serde_json's string escaping is deterministic (short escapes for the
-    // usual characters, \u00XX for other controls, everything else verbatim).
-    // Serializing a &str cannot fail.
-    match serde_json::to_string(s) {
-        Ok(quoted) => out.push_str(&quoted),
-        Err(_) => unreachable!("serializing a str to JSON cannot fail"),
+/// Standard padded base64 of `bytes`, in chunks of whole 3-byte groups
+/// (so the output is that of one pass) through a stack buffer.
+fn write_base64(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    const CHUNK: usize = 768;
+    let mut buf = [0u8; CHUNK / 3 * 4];
+    for chunk in bytes.chunks(CHUNK) {
+        // 768 bytes encode to exactly 1,024 characters, so this fits.
+        let n = STANDARD
+            .encode_slice(chunk, &mut buf)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        out.write_all(&buf[..n])?;
+    }
+    Ok(())
+}
+
+/// A writer that checks what is written against `rest` and consumes it,
+/// failing at the first difference.
+struct Matcher<'a> {
+    rest: &'a [u8],
+}
+
+impl Write for Matcher<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.rest.strip_prefix(buf) {
+            Some(rest) => {
+                self.rest = rest;
+                Ok(buf.len())
+            }
+            None => Err(std::io::ErrorKind::InvalidData.into()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -49,15 +49,14 @@ pub enum Ed25519Error {
 }
 
 /// An Ed25519 public key prepared for many strict verifications: the key as
-/// given (its bytes are hashed into every challenge), its negated point, and
+/// given (its bytes are hashed into every challenge) with its point, and
 /// whether it is of small order.
 ///
-/// About 400 bytes; no tables (BENCHMARKS.md "Prepared Ed25519 keys": a
+/// About 200 bytes; no tables (BENCHMARKS.md "Prepared Ed25519 keys": a
 /// per-key precomputed table did not pay for its ~20 KiB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PreparedKey {
     key: VerifyingKey,
-    minus_a: EdwardsPoint,
     small_order: bool,
 }
 
@@ -74,7 +73,6 @@ impl PreparedKey {
     pub fn new(key: &VerifyingKey) -> PreparedKey {
         PreparedKey {
             key: *key,
-            minus_a: -key.to_edwards(),
             small_order: key.is_weak(),
         }
     }
@@ -121,7 +119,8 @@ impl PreparedKey {
                 .chain_update(self.key.as_bytes())
                 .chain_update(msg),
         );
-        EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.minus_a, &s) == r
+        let minus_a = -self.key.to_edwards();
+        EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &minus_a, &s) == r
     }
 }
 

@@ -83,7 +83,7 @@ impl LogEntry {
                 "integratedTime is not a canonical decimal",
             ))?;
         let envelope = Envelope::parse(envelope_json)?;
-        if envelope.to_canonical_json() != envelope_json {
+        if !envelope.is_canonical_json(envelope_json) {
             return Err(EntryError::Malformed("envelope is not canonically encoded"));
         }
         Ok(LogEntry {

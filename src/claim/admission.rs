@@ -10,13 +10,12 @@
 //! Out of scope: finding the heads (the log's store, the monitor's state) and
 //! the enrollment's well-known document (fetched by the log at submission).
 
-use ed25519_dalek::VerifyingKey;
-
 use super::ClaimError;
 use super::key_binding::{BoundKey, KeyBinding, authorize_claim_signer, required_signers};
 use super::time::Timestamp;
 use super::types::{Domain, PublicKey, Sha256Digest};
 use crate::dsse::Envelope;
+use crate::ed25519::PreparedKey;
 
 /// Verifies every signature of `envelope` whose keyid names one of `keys`,
 /// using `verify(signature position, key)`; returns the keyids that verified,
@@ -60,18 +59,18 @@ pub fn verified_signers(
 /// over the DSSE PAE) with `key`. False for an index out of range or a key
 /// that is not a valid point.
 pub fn verify_signature(envelope: &Envelope, index: usize, key: &PublicKey) -> bool {
-    VerifyingKey::from_bytes(&key.0).is_ok_and(|vk| verify_signature_with(envelope, index, &vk))
+    PreparedKey::from_bytes(&key.0).is_ok_and(|k| verify_signature_with(envelope, index, &k))
 }
 
-/// [`verify_signature`] with a key already decompressed, for callers that
-/// keep the decompressed keys of a binding (decompression is a field square
-/// root, a sizeable share of one verification). False for an index out of
-/// range.
-pub fn verify_signature_with(envelope: &Envelope, index: usize, key: &VerifyingKey) -> bool {
+/// [`verify_signature`] with a key already prepared, for callers that keep
+/// the prepared keys of a binding (decompression is a field square root, a
+/// sizeable share of one verification). The PAE is the envelope's own, built
+/// once per envelope. False for an index out of range.
+pub fn verify_signature_with(envelope: &Envelope, index: usize, key: &PreparedKey) -> bool {
     let Some(sig) = envelope.signatures().get(index) else {
         return false;
     };
-    key.verify_strict(&envelope.pae(), &sig.sig).is_ok()
+    key.verify_strict(envelope.pae(), &sig.sig)
 }
 
 /// Whether a data-handling claim of `domain`, whose signatures by the keys in

@@ -74,7 +74,8 @@ fn claim_example_verifies_with_its_test_key() {
         Err(DsseError::NoTrustedSignature)
     );
     let mut tampered = env.clone();
-    tampered.payload[10] ^= 1;
+    let at = tampered.payload_start + 10;
+    tampered.pae[at] ^= 1;
     assert_eq!(
         tampered.verify(&keys_of(&[&sk])),
         Err(DsseError::InvalidSignature(0))
@@ -351,7 +352,9 @@ fn verify_many_agrees_with_verify() {
     assert!(verify_many(&[]).is_empty());
 
     // Make some bad: tampered payload, untrusted signer, small-order R.
-    envs[3].payload.push(b' ');
+    let mut longer = Envelope::unsigned(PAYLOAD_TYPE_IN_TOTO, &[envs[3].payload(), b" "].concat());
+    longer.signatures = envs[3].signatures.clone();
+    envs[3] = longer;
     envs[7] = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"x", &ks[4]);
     let mut r_bad = envs[11].signatures[0].sig.to_bytes();
     r_bad[..32].copy_from_slice(&{
@@ -392,7 +395,10 @@ fn parse_never_panics_on_mutations() {
         }
         if let Ok(e) = Envelope::parse(&m) {
             // Anything accepted re-encodes to something that parses equal.
-            assert_eq!(Envelope::parse(&e.to_canonical_json()).unwrap(), e);
+            let canonical = e.to_canonical_json();
+            assert_eq!(Envelope::parse(&canonical).unwrap(), e);
+            assert_eq!(e.is_canonical_json(&m), canonical == m);
+            assert!(e.is_canonical_json(&canonical));
         }
     }
 }
@@ -419,4 +425,64 @@ fn note_keys_sign_and_verify() {
     assert!(Envelope::sign_with_note_key("t", b"x", cosigner.signer_key()).is_none());
     assert!(!set.insert_note_key(cosigner.verifier().key()));
     assert_eq!(set.len(), 1);
+}
+
+/// `is_canonical_json` agrees with comparing against `to_canonical_json`:
+/// on the canonical bytes, and on every one-byte change, truncation and
+/// extension of them; payloads of every length mod 3 (padding), and longer
+/// than one base64 chunk.
+#[test]
+fn is_canonical_json_matches_the_encoding() {
+    let k = test_key(3);
+    for len in [1, 2, 3, 4, 5, 767, 768, 769, 1536, 2401] {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut env = Envelope::sign("text/\"x\"\\\u{e9}", &payload, &k);
+        env.signatures[0].keyid = "id\"\u{e9}/".to_owned();
+        let canonical = env.to_canonical_json();
+        let parsed = Envelope::parse(&canonical).unwrap();
+        assert_eq!(parsed, env);
+        assert_eq!(parsed.payload(), payload.as_slice());
+        assert_eq!(parsed.pae(), pae("text/\"x\"\\\u{e9}", &payload).as_slice());
+        assert!(env.is_canonical_json(&canonical));
+        let step = (canonical.len() / 97).max(1);
+        for pos in (0..canonical.len()).step_by(step) {
+            let mut m = canonical.clone();
+            m[pos] ^= 0x20;
+            assert!(!env.is_canonical_json(&m), "{len} {pos}");
+            assert!(!env.is_canonical_json(&canonical[..pos]));
+        }
+        let mut longer = canonical.clone();
+        longer.push(b' ');
+        assert!(!env.is_canonical_json(&longer));
+    }
+}
+
+/// The payload is decoded straight into the PAE: its length is right for
+/// every padding, and an empty or wrongly padded payload is refused as
+/// before.
+#[test]
+fn payload_decoded_into_the_pae() {
+    let k = test_key(4);
+    for len in 1..=9 {
+        let payload = vec![b'a'; len];
+        let env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &payload, &k);
+        let back = Envelope::parse(&env.to_canonical_json()).unwrap();
+        assert_eq!(back.payload(), payload.as_slice());
+        assert_eq!(back.pae(), pae(PAYLOAD_TYPE_IN_TOTO, &payload).as_slice());
+        assert_eq!(back.verify(&keys_of(&[&k])), Ok(0));
+    }
+    let sig = sig_b64(&k);
+    for (b64, err) in [
+        ("", DsseError::EmptyPayload),
+        ("YQ", DsseError::PayloadBase64),
+        ("YQ=", DsseError::PayloadBase64),
+        ("YR==", DsseError::PayloadBase64),
+        ("YWJj=", DsseError::PayloadBase64),
+        ("====", DsseError::PayloadBase64),
+    ] {
+        let json = format!(
+            "{{\"payload\":\"{b64}\",\"payloadType\":\"t\",\"signatures\":[{{\"keyid\":\"\",\"sig\":\"{sig}\"}}]}}"
+        );
+        assert_eq!(Envelope::parse(json.as_bytes()), Err(err), "{b64}");
+    }
 }

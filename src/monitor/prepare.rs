@@ -18,13 +18,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError, RwLock};
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::Signature;
 
 use super::event::ViolationKind;
 use crate::claim::{
     BoundKey, ParsedStatement, Predicate, PublicKey, Sha256Digest, Timestamp, parse_and_validate,
 };
 use crate::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
+use crate::ed25519::PreparedKey;
 use crate::entry::LogEntry;
 use crate::merkle::{Hash, leaf_hash};
 
@@ -33,21 +34,22 @@ use crate::merkle::{Hash, leaf_hash};
 /// handing out work costs nothing next to parsing and verifying.
 const BLOCK: usize = 32;
 
-/// Decompressed Ed25519 public keys by keyid, so that a signer's key is
-/// decompressed (a square root in the field) once, not on every signature.
+/// Prepared Ed25519 public keys ([`PreparedKey`]) by keyid, so that a
+/// signer's key is decompressed (a square root in the field) once, not on
+/// every signature.
 ///
 /// The cache only saves work: a lookup names the exact public key bytes it
 /// wants and gets a cached key only if its bytes are those, so a cache entry
 /// can never make a signature verify under a key other than the one asked for.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyCache {
-    keys: HashMap<Sha256Digest, VerifyingKey>,
+    keys: HashMap<Sha256Digest, PreparedKey>,
 }
 
 impl KeyCache {
     /// Caches `key` under `keyid` if it is a valid point, replacing whatever
     /// the keyid held. Keys that do not decompress are not cached (every
-    /// signature checked against them fails, as [`VerifyingKey::from_bytes`]
+    /// signature checked against them fails, as [`PreparedKey::from_bytes`]
     /// fails).
     pub(crate) fn insert(&mut self, keyid: Sha256Digest, key: &PublicKey) {
         if self
@@ -57,18 +59,18 @@ impl KeyCache {
         {
             return;
         }
-        if let Ok(k) = VerifyingKey::from_bytes(&key.0) {
+        if let Ok(k) = PreparedKey::from_bytes(&key.0) {
             self.keys.insert(keyid, k);
         }
     }
 
-    /// Caches an already decompressed key under `keyid`.
-    pub(crate) fn insert_decompressed(&mut self, keyid: Sha256Digest, key: VerifyingKey) {
+    /// Caches an already prepared key under `keyid`.
+    pub(crate) fn insert_decompressed(&mut self, keyid: Sha256Digest, key: PreparedKey) {
         self.keys.insert(keyid, key);
     }
 
     /// The cached key for `keyid`, whatever its bytes.
-    pub(crate) fn get(&self, keyid: &Sha256Digest) -> Option<&VerifyingKey> {
+    pub(crate) fn get(&self, keyid: &Sha256Digest) -> Option<&PreparedKey> {
         self.keys.get(keyid)
     }
 
@@ -90,8 +92,8 @@ impl KeyCache {
         key: &PublicKey,
     ) -> bool {
         match self.keys.get(keyid) {
-            Some(k) if k.as_bytes() == &key.0 => k.verify_strict(pae, sig).is_ok(),
-            _ => VerifyingKey::from_bytes(&key.0).is_ok_and(|k| k.verify_strict(pae, sig).is_ok()),
+            Some(k) if k.as_bytes() == &key.0 => k.verify_strict(pae, sig),
+            _ => PreparedKey::from_bytes(&key.0).is_ok_and(|k| k.verify_strict(pae, sig)),
         }
     }
 }
@@ -128,8 +130,8 @@ pub(crate) struct Prepared {
     /// Per signature: the check made ahead, if the keyid named a key found
     /// then (see the module doc).
     pub signatures: Vec<Option<SignatureCheck>>,
-    /// For a key binding: its keys that are valid points, decompressed.
-    pub bound_keys: Vec<(Sha256Digest, VerifyingKey)>,
+    /// For a key binding: its keys that are valid points, prepared.
+    pub bound_keys: Vec<(Sha256Digest, PreparedKey)>,
 }
 
 /// Whether signature `index` of `envelope` verifies with `key`, bound to the
@@ -145,9 +147,10 @@ pub(crate) fn signature_verifies(
 ) -> bool {
     match checks.get(index) {
         Some(Some(c)) if c.public_key == key.public_key => c.verified,
-        _ => envelope.signatures().get(index).is_some_and(|sig| {
-            cache.verify(&envelope.pae(), &sig.sig, &key.keyid, &key.public_key)
-        }),
+        _ => envelope
+            .signatures()
+            .get(index)
+            .is_some_and(|sig| cache.verify(envelope.pae(), &sig.sig, &key.keyid, &key.public_key)),
     }
 }
 
@@ -159,7 +162,7 @@ struct Batch<'a, E> {
     cache: &'a KeyCache,
     /// Keys of the key bindings parsed so far in this batch (not yet known to
     /// be accepted: only used to check signatures ahead, see the module doc).
-    fresh: RwLock<HashMap<Sha256Digest, VerifyingKey>>,
+    fresh: RwLock<HashMap<Sha256Digest, PreparedKey>>,
     /// The next block no thread has taken.
     next_block: AtomicUsize,
     /// Set when the ordered part stopped early: nobody wants more blocks.
@@ -301,7 +304,7 @@ impl<E: AsRef<[u8]> + Sync> Batch<'_, E> {
                 .root_keys
                 .iter()
                 .chain(&kb.signing_keys)
-                .filter_map(|k| Some((k.keyid, VerifyingKey::from_bytes(&k.public_key.0).ok()?)))
+                .filter_map(|k| Some((k.keyid, PreparedKey::from_bytes(&k.public_key.0).ok()?)))
                 .collect();
             if !p.bound_keys.is_empty() {
                 let mut fresh = self.fresh.write().unwrap_or_else(PoisonError::into_inner);
@@ -311,7 +314,6 @@ impl<E: AsRef<[u8]> + Sync> Batch<'_, E> {
             }
         }
         let sigs = p.envelope.signatures();
-        let mut pae = None;
         let mut checks = Vec::with_capacity(sigs.len());
         for sig in sigs {
             let Ok(keyid) = Sha256Digest::parse(&sig.keyid) else {
@@ -334,12 +336,9 @@ impl<E: AsRef<[u8]> + Sync> Batch<'_, E> {
                         .copied()
                 }),
             };
-            checks.push(key.map(|k| {
-                let pae = pae.get_or_insert_with(|| p.envelope.pae());
-                SignatureCheck {
-                    public_key: PublicKey(k.to_bytes()),
-                    verified: k.verify_strict(pae, &sig.sig).is_ok(),
-                }
+            checks.push(key.map(|k| SignatureCheck {
+                public_key: PublicKey(*k.as_bytes()),
+                verified: k.verify_strict(p.envelope.pae(), &sig.sig),
             }));
         }
         p.signatures = checks;

@@ -21,14 +21,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ed25519_dalek::VerifyingKey;
-
 use super::index::{VersionRecord, load_statement};
 use crate::claim::{
     BoundKey, ClaimError, KeyBindingHead, Predicate, SeriesHead, Sha256Digest, verified_signers,
     verify_signature_with,
 };
 use crate::dsse::Envelope;
+use crate::ed25519::PreparedKey;
 use crate::server::store::StoreError;
 
 /// How many heads a [`HeadCache`] keeps by default: every live head of a log
@@ -43,7 +42,7 @@ pub struct BoundKeys {
     /// `(keyid, key)` for every root and signing key of `head`; `None` where
     /// the bytes are not a valid point (such a key verifies nothing, as with
     /// [`crate::claim::verify_signature`]).
-    decompressed: Vec<(Sha256Digest, Option<VerifyingKey>)>,
+    decompressed: Vec<(Sha256Digest, Option<PreparedKey>)>,
 }
 
 impl BoundKeys {
@@ -54,7 +53,7 @@ impl BoundKeys {
             .root_keys
             .iter()
             .chain(&binding.signing_keys)
-            .map(|k| (k.keyid, VerifyingKey::from_bytes(&k.public_key.0).ok()))
+            .map(|k| (k.keyid, PreparedKey::from_bytes(&k.public_key.0).ok()))
             .collect();
         BoundKeys { head, decompressed }
     }
@@ -66,7 +65,7 @@ impl BoundKeys {
 
     /// The decompressed form of `key`, if `key` is bound by this head (same
     /// keyid and same public key bytes) and is a valid point.
-    pub fn verifying_key(&self, key: &BoundKey) -> Option<&VerifyingKey> {
+    pub fn verifying_key(&self, key: &BoundKey) -> Option<&PreparedKey> {
         self.decompressed
             .iter()
             .find(|(keyid, _)| *keyid == key.keyid)
