@@ -24,6 +24,7 @@
 //!   not verify makes the whole envelope invalid (the same rule signed notes
 //!   use, c2sp.org/signed-note "Verifying").
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -302,13 +303,31 @@ impl Envelope {
     /// Parses an envelope strictly: size cap first, then JSON with no unknown
     /// or duplicate fields, then each field (see the module documentation).
     pub fn parse(json: &[u8]) -> Result<Envelope, DsseError> {
+        Envelope::parse_raw(json).map(|(env, _)| env)
+    }
+
+    /// [`Envelope::parse`], and whether `json` is exactly the canonical
+    /// encoding ([`Envelope::to_canonical_json`]), checked without encoding
+    /// anything again (the base64 fields are compared as received: see
+    /// `matches_canonical`).
+    pub fn parse_checking_canonical(json: &[u8]) -> Result<(Envelope, bool), DsseError> {
+        let (env, raw) = Envelope::parse_raw(json)?;
+        let canonical = env.matches_canonical(json, &raw);
+        Ok((env, canonical))
+    }
+
+    /// The parse, returning the JSON fields as read (the base64 strings are
+    /// left in `raw`; the strings moved into the envelope are left empty).
+    fn parse_raw(json: &[u8]) -> Result<(Envelope, RawEnvelope<'_>), DsseError> {
         if json.len() > MAX_ENVELOPE_BYTES {
             return Err(DsseError::TooLarge(json.len()));
         }
         // Derived `Deserialize` for a struct reports a field that appears
         // twice ("duplicate field"), which `serde_json::Value` would silently
         // collapse; `deny_unknown_fields` rejects the rest. Tests cover both.
-        let raw: RawEnvelope =
+        // The base64 strings are borrowed from `json` when they hold no
+        // escape (always, in practice): no copy of the payload text.
+        let mut raw: RawEnvelope =
             serde_json::from_slice(json).map_err(|e| DsseError::Json(e.to_string()))?;
         if raw.payload_type.is_empty()
             || raw.payload_type.len() > MAX_PAYLOAD_TYPE_BYTES
@@ -342,18 +361,21 @@ impl Envelope {
             return Err(DsseError::TooManySignatures(raw.signatures.len()));
         }
         let mut signatures: Vec<EnvelopeSignature> = Vec::with_capacity(raw.signatures.len());
-        for (i, s) in raw.signatures.into_iter().enumerate() {
+        for (i, s) in raw.signatures.iter_mut().enumerate() {
             if s.keyid.len() > MAX_KEYID_BYTES || s.keyid.chars().any(char::is_control) {
                 return Err(DsseError::KeyId(i));
             }
-            let bytes = STANDARD
-                .decode(s.sig.as_bytes())
+            // 88 characters decode to 64 bytes; anything longer that is
+            // valid base64 needs more than 66 and fails here.
+            let mut bytes = [0u8; 66];
+            let n = STANDARD
+                .decode_slice(s.sig.as_bytes(), &mut bytes)
                 .map_err(|_| DsseError::SignatureEncoding(i))?;
-            let bytes: [u8; 64] = bytes
+            let bytes: [u8; 64] = bytes[..n]
                 .try_into()
                 .map_err(|_| DsseError::SignatureEncoding(i))?;
             let sig = EnvelopeSignature {
-                keyid: s.keyid,
+                keyid: std::mem::take(&mut s.keyid),
                 sig: Signature::from_bytes(&bytes),
             };
             if signatures.contains(&sig) {
@@ -361,12 +383,13 @@ impl Envelope {
             }
             signatures.push(sig);
         }
-        Ok(Envelope {
-            payload_type: raw.payload_type,
+        let env = Envelope {
+            payload_type: std::mem::take(&mut raw.payload_type),
             pae,
             payload_start,
             signatures,
-        })
+        };
+        Ok((env, raw))
     }
 
     /// Signs `payload` with one Ed25519 key; the keyid is [`keyid`] of its
@@ -427,6 +450,14 @@ impl Envelope {
         }
     }
 
+    /// The payload, taking it out of the envelope without copying it to a
+    /// new allocation (the PAE's header is cut off in place).
+    pub fn into_payload(self) -> Vec<u8> {
+        let mut pae = self.pae;
+        pae.drain(..self.payload_start);
+        pae
+    }
+
     /// The PAE of this envelope: the bytes every signature covers (built
     /// once, when the envelope was parsed or signed).
     pub fn pae(&self) -> &[u8] {
@@ -458,7 +489,7 @@ impl Envelope {
     /// does. Parsing it gives back an equal envelope.
     pub fn to_canonical_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.payload().len() * 4 / 3 + 200);
-        if self.write_canonical_json(&mut out).is_err() {
+        if self.write_canonical_json(&mut out, None).is_err() {
             unreachable!("writing to a Vec cannot fail");
         }
         out
@@ -468,14 +499,33 @@ impl Envelope {
     /// piece by piece against the same writer, without building a copy.
     pub fn is_canonical_json(&self, json: &[u8]) -> bool {
         let mut matcher = Matcher { rest: json };
-        self.write_canonical_json(&mut matcher).is_ok() && matcher.rest.is_empty()
+        self.write_canonical_json(&mut matcher, None).is_ok() && matcher.rest.is_empty()
     }
 
-    /// Writes the canonical encoding (see [`Envelope::to_canonical_json`]).
+    /// Whether `json`, which [`Envelope::parse_raw`] turned into this
+    /// envelope and `raw`, is the canonical encoding. `raw`'s base64 strings
+    /// stand for encoding the payload and signatures again: the parse
+    /// accepted each as strict base64 (canonical padding, no trailing bits),
+    /// under which every byte string has exactly one encoding, so encoding
+    /// what they decoded to gives them back.
+    fn matches_canonical(&self, json: &[u8], raw: &RawEnvelope<'_>) -> bool {
+        let mut matcher = Matcher { rest: json };
+        self.write_canonical_json(&mut matcher, Some(raw)).is_ok() && matcher.rest.is_empty()
+    }
+
+    /// Writes the canonical encoding (see [`Envelope::to_canonical_json`]),
+    /// with the base64 strings of `raw` if given (see `matches_canonical`).
     /// Fails only if `out` does.
-    fn write_canonical_json(&self, out: &mut impl Write) -> std::io::Result<()> {
+    fn write_canonical_json(
+        &self,
+        out: &mut impl Write,
+        raw: Option<&RawEnvelope<'_>>,
+    ) -> std::io::Result<()> {
         out.write_all(b"{\"payload\":\"")?;
-        write_base64(out, self.payload())?;
+        match raw {
+            Some(raw) => out.write_all(raw.payload.as_bytes())?,
+            None => write_base64(out, self.payload())?,
+        }
         out.write_all(b"\",\"payloadType\":")?;
         // serde_json's string escaping is deterministic (short escapes for
         // the usual characters, \u00XX for other controls, everything else
@@ -489,7 +539,10 @@ impl Envelope {
             out.write_all(b"{\"keyid\":")?;
             serde_json::to_writer(&mut *out, &s.keyid).map_err(std::io::Error::from)?;
             out.write_all(b",\"sig\":\"")?;
-            write_base64(out, &s.sig.to_bytes())?;
+            match raw.and_then(|r| r.signatures.get(i)) {
+                Some(r) => out.write_all(r.sig.as_bytes())?,
+                None => write_base64(out, &s.sig.to_bytes())?,
+            }
             out.write_all(b"\"}")?;
         }
         out.write_all(b"]}")
@@ -547,19 +600,22 @@ fn r_is_acceptable(sig: &Signature) -> bool {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawEnvelope {
-    payload: String,
+struct RawEnvelope<'a> {
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
     #[serde(rename = "payloadType")]
     payload_type: String,
-    signatures: Vec<RawSignature>,
+    #[serde(borrow)]
+    signatures: Vec<RawSignature<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawSignature {
+struct RawSignature<'a> {
     #[serde(default)]
     keyid: String,
-    sig: String,
+    #[serde(borrow)]
+    sig: Cow<'a, str>,
 }
 
 /// Standard padded base64 of `bytes`, in chunks of whole 3-byte groups

@@ -82,8 +82,8 @@ impl LogEntry {
             .ok_or(EntryError::Malformed(
                 "integratedTime is not a canonical decimal",
             ))?;
-        let envelope = Envelope::parse(envelope_json)?;
-        if !envelope.is_canonical_json(envelope_json) {
+        let (envelope, canonical) = Envelope::parse_checking_canonical(envelope_json)?;
+        if !canonical {
             return Err(EntryError::Malformed("envelope is not canonically encoded"));
         }
         Ok(LogEntry {

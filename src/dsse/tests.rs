@@ -398,6 +398,10 @@ fn parse_never_panics_on_mutations() {
             let canonical = e.to_canonical_json();
             assert_eq!(Envelope::parse(&canonical).unwrap(), e);
             assert_eq!(e.is_canonical_json(&m), canonical == m);
+            assert_eq!(
+                Envelope::parse_checking_canonical(&m),
+                Ok((e.clone(), canonical == m))
+            );
             assert!(e.is_canonical_json(&canonical));
         }
     }
@@ -444,11 +448,18 @@ fn is_canonical_json_matches_the_encoding() {
         assert_eq!(parsed.payload(), payload.as_slice());
         assert_eq!(parsed.pae(), pae("text/\"x\"\\\u{e9}", &payload).as_slice());
         assert!(env.is_canonical_json(&canonical));
+        assert_eq!(
+            Envelope::parse_checking_canonical(&canonical),
+            Ok((env.clone(), true))
+        );
         let step = (canonical.len() / 97).max(1);
         for pos in (0..canonical.len()).step_by(step) {
             let mut m = canonical.clone();
             m[pos] ^= 0x20;
             assert!(!env.is_canonical_json(&m), "{len} {pos}");
+            if let Ok((e, canonical)) = Envelope::parse_checking_canonical(&m) {
+                assert_eq!(canonical, e.to_canonical_json() == m, "{len} {pos}");
+            }
             assert!(!env.is_canonical_json(&canonical[..pos]));
         }
         let mut longer = canonical.clone();
@@ -485,4 +496,35 @@ fn payload_decoded_into_the_pae() {
         );
         assert_eq!(Envelope::parse(json.as_bytes()), Err(err), "{b64}");
     }
+}
+
+/// A base64 field written with a JSON escape is the same string to the
+/// parser, but not the canonical text: accepted, and flagged non-canonical.
+#[test]
+fn escaped_base64_is_not_canonical() {
+    let k = test_key(5);
+    let env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"escaped", &k);
+    let canonical = String::from_utf8(env.to_canonical_json()).unwrap();
+    let b64 = STANDARD.encode(b"escaped");
+    let sig = STANDARD.encode(env.signatures()[0].sig.to_bytes());
+    for escaped in [
+        canonical.replacen(
+            &b64,
+            &format!("\\u00{:x}{}", b64.as_bytes()[0], &b64[1..]),
+            1,
+        ),
+        canonical.replacen(
+            &sig,
+            &format!("{}\\u00{:x}", &sig[..87], sig.as_bytes()[87]),
+            1,
+        ),
+    ] {
+        assert_ne!(escaped, canonical);
+        assert_eq!(
+            Envelope::parse_checking_canonical(escaped.as_bytes()),
+            Ok((env.clone(), false)),
+            "{escaped}"
+        );
+    }
+    assert_eq!(env.clone().into_payload(), b"escaped".to_vec());
 }

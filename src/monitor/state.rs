@@ -287,7 +287,7 @@ impl MonitorState {
                             statement_sha256: sha,
                             binding: kb,
                         },
-                        payload: envelope.payload().to_vec(),
+                        payload: envelope.into_payload(),
                     }),
                 );
                 events
@@ -328,7 +328,7 @@ impl MonitorState {
                             statement_sha256: sha,
                             predicate: dh,
                         },
-                        payload: envelope.payload().to_vec(),
+                        payload: envelope.into_payload(),
                     }),
                 );
                 events
