@@ -57,6 +57,14 @@ pub struct Config {
     /// Most submissions waiting to be sequenced; beyond it submissions get
     /// 503 with Retry-After. Default 65536.
     pub pool_capacity: usize,
+    /// Most bytes held at once by submissions in flight: each reserves its
+    /// body size (announced, or 64 KiB if not announced) plus 4 KiB before
+    /// its body is read, keeps the body's share until it is sequenced and
+    /// the 4 KiB until it is answered; beyond it submissions get 503 with
+    /// Retry-After. The memory bound of pending submissions
+    /// (`spec/log-api.md` "Memory"). At least 69,632 (one largest envelope).
+    /// Default 33554432 (32 MiB).
+    pub pending_bytes: usize,
     /// Least milliseconds between two checkpoint publications (attempts,
     /// so also between two add-checkpoint requests to each witness). A
     /// sequencing step that commits entries triggers a publication at once
@@ -125,6 +133,7 @@ impl Default for Config {
             batch_interval_ms: 200,
             max_batch: 4096,
             pool_capacity: 65536,
+            pending_bytes: crate::server::sequencer::DEFAULT_PENDING_BYTES,
             checkpoint_interval_ms: 500,
             heartbeat_interval_secs: 300,
             receipt_timeout_secs: 30,
@@ -224,6 +233,13 @@ impl Config {
             if value == 0 {
                 return Err(invalid(format!("{name} must be positive")));
             }
+        }
+        let least_pending =
+            crate::server::sequencer::SUBMISSION_OVERHEAD_BYTES + crate::dsse::MAX_ENVELOPE_BYTES;
+        if self.pending_bytes < least_pending {
+            return Err(invalid(format!(
+                "pending_bytes must be at least {least_pending} (one largest envelope)"
+            )));
         }
         if self.max_batch > self.pool_capacity {
             return Err(invalid("max_batch must not exceed pool_capacity".into()));

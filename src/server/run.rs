@@ -66,6 +66,7 @@ pub async fn serve(
         SequencerConfig {
             max_batch: config.max_batch,
             pool_capacity: config.pool_capacity,
+            pending_bytes: config.pending_bytes,
         },
     )?);
     let metrics = Arc::new(Metrics::default());
