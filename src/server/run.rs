@@ -58,7 +58,10 @@ pub async fn serve(
             return Err(ConfigError::Invalid(format!("submitter key {k} is not usable")).into());
         }
     }
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir)?);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open_with_cache(
+        &config.data_dir,
+        config.sled_cache_bytes,
+    )?);
     let clock = Arc::new(SystemClock);
     let sequencer = Arc::new(Sequencer::new(
         store.clone(),
