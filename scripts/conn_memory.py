@@ -87,9 +87,20 @@ def main():
     base = settle(a.pid)
     print(f"mode {a.mode} body {a.body}: 0 connections: VmRSS {base} KiB")
     socks = []
+    failed = False
     for n in a.counts:
+        if failed:
+            break
         while len(socks) < n:
-            socks.append(open_one(a.port, a.mode, a.body))
+            try:
+                socks.append(open_one(a.port, a.mode, a.body))
+            except OSError as e:
+                # Beyond max_connections + the accept backlog connects
+                # time out: report what was reached.
+                print(f"connection {len(socks) + 1} failed: {e}")
+                failed = True
+                break
+        n = len(socks)
         rss = settle(a.pid)
         st = status(a.pid)
         print(

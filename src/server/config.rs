@@ -63,7 +63,7 @@ pub struct Config {
     /// the 4 KiB until it is answered; beyond it submissions get 503 with
     /// Retry-After. The memory bound of pending submissions
     /// (`spec/log-api.md` "Memory"). At least 69,632 (one largest envelope).
-    /// Default 33554432 (32 MiB).
+    /// Default 16777216 (16 MiB).
     pub pending_bytes: usize,
     /// sled's page cache limit in bytes (sled counts records' serialized
     /// size; the heap it takes is larger, `spec/log-api.md` "Memory").
@@ -86,7 +86,8 @@ pub struct Config {
     /// kernel's accept queue until one closes. Bounds the server's memory
     /// under connection surges (each open connection with a request in
     /// flight costs roughly 40 KiB, `spec/log-api.md` "Memory"). Default
-    /// 2048, so that at 10^6 entries the worst case stays within 256 MiB.
+    /// 1536, so that at 10^6 entries the worst case of that model stays
+    /// within 256 MiB.
     pub max_connections: usize,
     /// What the log admits: `"allowlist"` (default: any in-toto envelope
     /// signed by an `allow_submitters` key, or anything with
@@ -143,7 +144,7 @@ impl Default for Config {
             checkpoint_interval_ms: 500,
             heartbeat_interval_secs: 300,
             receipt_timeout_secs: 30,
-            max_connections: 2048,
+            max_connections: 1536,
             admission: AdmissionMode::Allowlist,
             claim_max_skew_secs: 600,
             well_known_base_urls: BTreeMap::new(),

@@ -244,6 +244,14 @@ fn announced_length(headers: &axum::http::HeaderMap) -> Result<Option<usize>, Ap
     Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
 }
 
+/// 503 with `Retry-After`: the pending pool or budget is full.
+fn busy(app: &App) -> ApiError {
+    ApiError::Unavailable {
+        reason: SequencerError::PoolFull.to_string(),
+        retry_after: app.retry_after_secs,
+    }
+}
+
 fn too_large() -> ApiError {
     ApiError::TooLarge(format!("request body larger than {BODY_LIMIT} bytes"))
 }
@@ -270,12 +278,7 @@ async fn read_body(app: &App, request: Request) -> Result<(Vec<u8>, Reservation)
     // size is known only at the end: reserve the limit, then give back.
     let want = announced.unwrap_or(BODY_LIMIT);
     let mut reservation = match app.sequencer.reserve(SUBMISSION_OVERHEAD_BYTES + want) {
-        Err(SequencerError::PoolFull) => {
-            return Err(ApiError::Unavailable {
-                reason: SequencerError::PoolFull.to_string(),
-                retry_after: app.retry_after_secs,
-            });
-        }
+        Err(SequencerError::PoolFull) => return Err(busy(app)),
         other => other?,
     };
     let mut body = request.into_body();
@@ -356,12 +359,7 @@ async fn submit_inner(
         }
         _ => {
             let rx = match app.sequencer.submit_checked(canonical, hash, check) {
-                Err(SequencerError::PoolFull) => {
-                    return Err(ApiError::Unavailable {
-                        reason: SequencerError::PoolFull.to_string(),
-                        retry_after: app.retry_after_secs,
-                    });
-                }
+                Err(SequencerError::PoolFull) => return Err(busy(app)),
                 other => other?,
             };
             // Group commit: wake the sequencer now; whatever arrives while

@@ -109,10 +109,10 @@ impl Default for SequencerConfig {
     }
 }
 
-/// The default [`SequencerConfig::pending_bytes`]: 32 MiB, about 6,000
+/// The default [`SequencerConfig::pending_bytes`]: 16 MiB, about 3,200
 /// submissions of 1 KiB in flight (each also pays
-/// [`SUBMISSION_OVERHEAD_BYTES`]) or 500 of the largest envelopes.
-pub const DEFAULT_PENDING_BYTES: usize = 32 * 1024 * 1024;
+/// [`SUBMISSION_OVERHEAD_BYTES`]) or 240 of the largest envelopes.
+pub const DEFAULT_PENDING_BYTES: usize = 16 * 1024 * 1024;
 
 /// What a submission in flight costs besides its body, charged to
 /// [`SequencerConfig::pending_bytes`] from before its body is read until it
