@@ -735,3 +735,6 @@ mod tests;
 
 #[cfg(test)]
 mod tile_tests;
+
+#[cfg(test)]
+mod body_tests;
