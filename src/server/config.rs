@@ -57,6 +57,19 @@ pub struct Config {
     /// Most submissions waiting to be sequenced; beyond it submissions get
     /// 503 with Retry-After. Default 65536.
     pub pool_capacity: usize,
+    /// Most bytes held at once by submissions in flight: each reserves its
+    /// body size (announced, or 64 KiB if not announced) plus 4 KiB before
+    /// its body is read, keeps the body's share until it is sequenced and
+    /// the 4 KiB until it is answered; beyond it submissions get 503 with
+    /// Retry-After. The memory bound of pending submissions
+    /// (`spec/log-api.md` "Memory"). At least 69,632 (one largest envelope).
+    /// Default 16777216 (16 MiB).
+    pub pending_bytes: usize,
+    /// sled's page cache limit in bytes (sled counts records' serialized
+    /// size; the heap it takes is larger, `spec/log-api.md` "Memory").
+    /// Default 16777216 (16 MiB): 64 MiB took 75 MiB more RSS for no
+    /// measurable gain in CPU per entry (BENCHMARKS.md "Memory bound").
+    pub sled_cache_bytes: usize,
     /// Least milliseconds between two checkpoint publications (attempts,
     /// so also between two add-checkpoint requests to each witness). A
     /// sequencing step that commits entries triggers a publication at once
@@ -72,8 +85,9 @@ pub struct Config {
     /// Most HTTP connections served at once; further ones wait in the
     /// kernel's accept queue until one closes. Bounds the server's memory
     /// under connection surges (each open connection with a request in
-    /// flight costs roughly 40 KiB, BENCHMARKS.md "Server write path").
-    /// Default 4096.
+    /// flight costs roughly 40 KiB, `spec/log-api.md` "Memory"). Default
+    /// 1536, so that at 10^6 entries the worst case of that model stays
+    /// within 256 MiB.
     pub max_connections: usize,
     /// What the log admits: `"allowlist"` (default: any in-toto envelope
     /// signed by an `allow_submitters` key, or anything with
@@ -125,10 +139,12 @@ impl Default for Config {
             batch_interval_ms: 200,
             max_batch: 4096,
             pool_capacity: 65536,
+            pending_bytes: crate::server::sequencer::DEFAULT_PENDING_BYTES,
+            sled_cache_bytes: crate::server::store::DEFAULT_SLED_CACHE_BYTES,
             checkpoint_interval_ms: 500,
             heartbeat_interval_secs: 300,
             receipt_timeout_secs: 30,
-            max_connections: 4096,
+            max_connections: 1536,
             admission: AdmissionMode::Allowlist,
             claim_max_skew_secs: 600,
             well_known_base_urls: BTreeMap::new(),
@@ -218,12 +234,20 @@ impl Config {
             ("heartbeat_interval_secs", self.heartbeat_interval_secs),
             ("receipt_timeout_secs", self.receipt_timeout_secs),
             ("max_connections", self.max_connections as u64),
+            ("sled_cache_bytes", self.sled_cache_bytes as u64),
             ("well_known_timeout_ms", self.well_known_timeout_ms),
             ("witness_timeout_ms", self.witness_timeout_ms),
         ] {
             if value == 0 {
                 return Err(invalid(format!("{name} must be positive")));
             }
+        }
+        let least_pending =
+            crate::server::sequencer::SUBMISSION_OVERHEAD_BYTES + crate::dsse::MAX_ENVELOPE_BYTES;
+        if self.pending_bytes < least_pending {
+            return Err(invalid(format!(
+                "pending_bytes must be at least {least_pending} (one largest envelope)"
+            )));
         }
         if self.max_batch > self.pool_capacity {
             return Err(invalid("max_batch must not exceed pool_capacity".into()));
@@ -327,6 +351,10 @@ mod tests {
             .unwrap();
         assert_eq!(c.witness_policy, Some(PathBuf::from("/etc/w.policy")));
         assert_eq!(c.witness_timeout_ms, 250);
+        // The least pending budget holds one largest envelope.
+        let c = Config::from_toml("pending_bytes = 69632\nsled_cache_bytes = 1048576").unwrap();
+        assert_eq!((c.pending_bytes, c.sled_cache_bytes), (69_632, 1 << 20));
+        c.validate().unwrap();
         assert!(Config::from_toml("unknown = 1").is_err());
         assert!(Config::from_toml("max_batch = -1").is_err());
         assert!(Config::from_toml("max_batch = \"1\"").is_err());
@@ -343,6 +371,9 @@ mod tests {
             "batch_interval_ms = 0",
             "allow_submitters = [\"nonsense\"]",
             "witness_timeout_ms = 0",
+            "pending_bytes = 0",
+            "pending_bytes = 69631",
+            "sled_cache_bytes = 0",
         ];
         for b in bad {
             let c = Config::from_toml(b).unwrap();

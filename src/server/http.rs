@@ -29,7 +29,9 @@ use crate::server::entry::{EntryError, LogEntry, envelope_hash};
 use crate::server::metrics::{Gauges, Metrics, TILE_ROUTE};
 use crate::server::publisher::Publisher;
 use crate::server::reader::LogReader;
-use crate::server::sequencer::{Rejection, Sequenced, Sequencer, SequencerError};
+use crate::server::sequencer::{
+    Rejection, Reservation, SUBMISSION_OVERHEAD_BYTES, Sequenced, Sequencer, SequencerError,
+};
 use crate::server::store::{PublishedCheckpoint, StoreError};
 use crate::tiles::{TilePath, parse_tile_path};
 
@@ -214,9 +216,9 @@ async fn count_requests(State(app): State<Arc<App>>, req: Request, next: Next) -
 async fn submit(
     State(app): State<Arc<App>>,
     RawQuery(query): RawQuery,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let result = submit_inner(&app, query.as_deref(), body).await;
+    let result = submit_inner(&app, query.as_deref(), request).await;
     if let Err(e) = &result {
         app.metrics.submission(match e {
             ApiError::BadRequest(_) => "malformed",
@@ -230,10 +232,79 @@ async fn submit(
     result
 }
 
+/// The body size a request announces in `Content-Length`, if it does:
+/// canonical decimal only; anything else is refused (hyper has already
+/// refused a malformed or repeated header on HTTP/1.1).
+fn announced_length(headers: &axum::http::HeaderMap) -> Result<Option<usize>, ApiError> {
+    let Some(v) = headers.get(header::CONTENT_LENGTH) else {
+        return Ok(None);
+    };
+    let bad = || ApiError::BadRequest("bad Content-Length".into());
+    let n = parse_decimal(v.to_str().map_err(|_| bad())?).ok_or_else(bad)?;
+    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+}
+
+/// 503 with `Retry-After`: the pending pool or budget is full.
+fn busy(app: &App) -> ApiError {
+    ApiError::Unavailable {
+        reason: SequencerError::PoolFull.to_string(),
+        retry_after: app.retry_after_secs,
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::TooLarge(format!("request body larger than {BODY_LIMIT} bytes"))
+}
+
+/// Reads a submission's body into a buffer of exactly its size (at most
+/// [`BODY_LIMIT`]), charging it to the sequencer's pending budget first.
+///
+/// Why not axum's `Bytes` extractor: it returns a slice of hyper's read
+/// buffer, which would keep that whole buffer (8 KiB or more, grown for
+/// large bodies) alive for as long as the submission waits, while hyper
+/// allocates a new one for the connection; and nothing would bound how many
+/// bodies are held at once. Here each frame is copied and dropped at once,
+/// and a body is read only under a [`Reservation`] of its size, so bodies
+/// being read, envelopes in the pool and submitters waiting for receipts
+/// stay within `pending_bytes` whatever the number of connections
+/// (`spec/log-api.md` "Memory").
+async fn read_body(app: &App, request: Request) -> Result<(Vec<u8>, Reservation), ApiError> {
+    use http_body_util::BodyExt as _;
+    let announced = announced_length(request.headers())?;
+    if announced.is_some_and(|n| n > BODY_LIMIT) {
+        return Err(too_large());
+    }
+    // Without Content-Length (chunked, or HTTP/2 without the header) the
+    // size is known only at the end: reserve the limit, then give back.
+    let want = announced.unwrap_or(BODY_LIMIT);
+    let mut reservation = match app.sequencer.reserve(SUBMISSION_OVERHEAD_BYTES + want) {
+        Err(SequencerError::PoolFull) => return Err(busy(app)),
+        other => other?,
+    };
+    let mut body = request.into_body();
+    let mut buf = Vec::with_capacity(want);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > want {
+                // More than announced is a framing error hyper reports
+                // itself; more than the limit is ours to refuse.
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    if buf.len() < buf.capacity() {
+        buf.shrink_to_fit();
+    }
+    reservation.shrink_to(SUBMISSION_OVERHEAD_BYTES + buf.len());
+    Ok((buf, reservation))
+}
+
 async fn submit_inner(
     app: &App,
     query: Option<&str>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let params = parse_query(query, &["wait"])?;
     let wait_published = match params.get("wait").copied() {
@@ -245,13 +316,10 @@ async fn submit_inner(
             )));
         }
     };
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::TooLarge(format!("request body larger than {BODY_LIMIT} bytes"))
-        }
-        _ => ApiError::BadRequest(format!("reading the body: {e}")),
-    })?;
+    let (body, mut reservation) = read_body(app, request).await?;
     let envelope = Envelope::parse(&body)?;
+    // The parsed envelope holds the payload; the raw body is not needed.
+    drop(body);
     envelope.require_payload_type(PAYLOAD_TYPE_IN_TOTO)?;
     let check = match &app.claims {
         Some(claims) => Some(
@@ -268,6 +336,9 @@ async fn submit_inner(
         }
     };
     let canonical = envelope.to_canonical_json();
+    // Nothing but the canonical JSON (moved into the pool) is kept while
+    // the submission waits.
+    drop(envelope);
     let hash = envelope_hash(&canonical);
 
     // Already logged: answer from the dedup index without queueing. Only an
@@ -288,12 +359,7 @@ async fn submit_inner(
         }
         _ => {
             let rx = match app.sequencer.submit_checked(canonical, hash, check) {
-                Err(SequencerError::PoolFull) => {
-                    return Err(ApiError::Unavailable {
-                        reason: SequencerError::PoolFull.to_string(),
-                        retry_after: app.retry_after_secs,
-                    });
-                }
+                Err(SequencerError::PoolFull) => return Err(busy(app)),
                 other => other?,
             };
             // Group commit: wake the sequencer now; whatever arrives while
@@ -302,6 +368,9 @@ async fn submit_inner(
             rx.await.map_err(|_| SequencerError::Stopped)??
         }
     };
+    // Sequenced: the body's share of the budget is free again; the
+    // overhead stays until the answer, so waiting receipts are bounded too.
+    reservation.shrink_to(SUBMISSION_OVERHEAD_BYTES);
     app.metrics.submission(if sequenced.duplicate {
         "duplicate"
     } else {
@@ -666,3 +735,6 @@ mod tests;
 
 #[cfg(test)]
 mod tile_tests;
+
+#[cfg(test)]
+mod body_tests;

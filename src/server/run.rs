@@ -58,7 +58,10 @@ pub async fn serve(
             return Err(ConfigError::Invalid(format!("submitter key {k} is not usable")).into());
         }
     }
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir)?);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open_with_cache(
+        &config.data_dir,
+        config.sled_cache_bytes,
+    )?);
     let clock = Arc::new(SystemClock);
     let sequencer = Arc::new(Sequencer::new(
         store.clone(),
@@ -66,6 +69,7 @@ pub async fn serve(
         SequencerConfig {
             max_batch: config.max_batch,
             pool_capacity: config.pool_capacity,
+            pending_bytes: config.pending_bytes,
         },
     )?);
     let metrics = Arc::new(Metrics::default());

@@ -10,7 +10,7 @@
 //! [`Sequencer::submit`]), signing and publishing checkpoints (`publisher`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
@@ -92,6 +92,11 @@ pub struct SequencerConfig {
     /// Most submissions waiting in the pool; beyond it [`Sequencer::submit`]
     /// fails with [`SequencerError::PoolFull`].
     pub pool_capacity: usize,
+    /// Most bytes held at once by submissions in flight, as reserved with
+    /// [`Sequencer::reserve`]; beyond it `reserve` fails with
+    /// [`SequencerError::PoolFull`]. This, not `pool_capacity`, bounds the
+    /// memory of pending submissions (an envelope may be 64 KiB).
+    pub pending_bytes: usize,
 }
 
 impl Default for SequencerConfig {
@@ -99,7 +104,52 @@ impl Default for SequencerConfig {
         SequencerConfig {
             max_batch: 4096,
             pool_capacity: 65536,
+            pending_bytes: DEFAULT_PENDING_BYTES,
         }
+    }
+}
+
+/// The default [`SequencerConfig::pending_bytes`]: 16 MiB, about 3,200
+/// submissions of 1 KiB in flight (each also pays
+/// [`SUBMISSION_OVERHEAD_BYTES`]) or 240 of the largest envelopes.
+pub const DEFAULT_PENDING_BYTES: usize = 16 * 1024 * 1024;
+
+/// What a submission in flight costs besides its body, charged to
+/// [`SequencerConfig::pending_bytes`] from before its body is read until it
+/// is answered: its request and handler state (measured at about 3-4 KiB per
+/// request in BENCHMARKS.md "Memory bound"). So the pending budget also
+/// bounds how many submissions can wait for their receipts at once, over
+/// however many connections and HTTP/2 streams.
+pub const SUBMISSION_OVERHEAD_BYTES: usize = 4 * 1024;
+
+/// Bytes of [`SequencerConfig::pending_bytes`] held by one submission; given
+/// back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    used: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Gives back all but `bytes` (no-op if it holds no more than that):
+    /// once a body is read its actual size replaces the announced or
+    /// maximal one, and once it is sequenced only the overhead remains.
+    pub fn shrink_to(&mut self, bytes: usize) {
+        if bytes < self.bytes {
+            self.used.fetch_sub(self.bytes - bytes, Ordering::AcqRel);
+            self.bytes = bytes;
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.used.fetch_sub(self.bytes, Ordering::AcqRel);
     }
 }
 
@@ -233,6 +283,8 @@ pub struct Sequencer {
     /// The committed (size, root), updated after each step, so readers never
     /// wait for a step's flush.
     head: Mutex<(u64, Hash)>,
+    /// Bytes reserved by submissions in flight ([`Sequencer::reserve`]).
+    pending: Arc<AtomicUsize>,
 }
 
 impl Sequencer {
@@ -251,6 +303,7 @@ impl Sequencer {
             pool: Mutex::new(VecDeque::new()),
             tree: Mutex::new(tree),
             head: Mutex::new(head),
+            pending: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -287,6 +340,30 @@ impl Sequencer {
             reply: tx,
         });
         Ok(rx)
+    }
+
+    /// Reserves `bytes` of the pending budget for a submission about to be
+    /// read, or fails with [`SequencerError::PoolFull`] if that would exceed
+    /// [`SequencerConfig::pending_bytes`] (nothing is reserved then). The
+    /// HTTP layer calls it before reading a body, so that bodies being read,
+    /// envelopes in the pool and submitters waiting for receipts together
+    /// stay within the budget whatever the number of connections.
+    pub fn reserve(&self, bytes: usize) -> Result<Reservation, SequencerError> {
+        let limit = self.config.pending_bytes;
+        self.pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&total| total <= limit)
+            })
+            .map_err(|_| SequencerError::PoolFull)?;
+        Ok(Reservation {
+            used: self.pending.clone(),
+            bytes,
+        })
+    }
+
+    /// Bytes of the pending budget reserved now.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
     }
 
     /// Submissions waiting in the pool.

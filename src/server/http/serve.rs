@@ -34,6 +34,18 @@ use tokio::sync::Semaphore;
 
 use super::{App, cached_tile_response};
 
+/// The largest HTTP/1.1 read buffer per connection (hyper's minimum is its
+/// initial 8 KiB; the largest request head accepted is this size).
+const HTTP1_MAX_BUF: usize = 16 * 1024;
+
+/// HTTP/2 flow-control windows advertised for every connection and stream:
+/// the protocol's initial value (RFC 9113 §6.9.2), so at most this much
+/// unread request data is buffered per connection.
+const H2_WINDOW: u32 = 65_535;
+
+/// Most concurrent HTTP/2 streams per connection (hyper's default is 200).
+const H2_MAX_STREAMS: u32 = 32;
+
 /// Serves `router` (built by [`super::router`] over `app`) on `listener`
 /// until `shutdown` completes; then stops accepting, lets every connection
 /// finish its in-flight requests (idle keep-alive connections close at
@@ -71,11 +83,26 @@ pub async fn serve_http(
             }
         }
     });
-    // hyper's defaults. Not `pipeline_flush`: it switches hyper's HTTP/1
-    // writes from vectored (head and the shared tile bytes in one `writev`)
-    // to flattened, copying every 8 KiB tile into the write buffer, to
-    // benefit only clients that pipeline, which tile fetchers do not.
-    let builder = auto::Builder::new(TokioExecutor::new());
+    // Not `pipeline_flush`: it switches hyper's HTTP/1 writes from vectored
+    // (head and the shared tile bytes in one `writev`) to flattened, copying
+    // every 8 KiB tile into the write buffer, to benefit only clients that
+    // pipeline, which tile fetchers do not.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Per-connection memory (spec/log-api.md "Memory"). HTTP/1.1: hyper's
+    // read buffer starts at 8 KiB and doubles while reads fill it, by
+    // default up to ~408 KiB, and keeps its size while the connection
+    // lives; request heads and bodies never need more than this here
+    // (bodies are copied out as they arrive).
+    builder.http1().max_buf_size(HTTP1_MAX_BUF);
+    // HTTP/2: hyper's default 1 MiB windows let one connection make us
+    // buffer 1 MiB of request data per stream before a handler reads it,
+    // and 200 concurrent streams. The protocol's own 65,535-byte windows
+    // (RFC 9113 §6.9.2) are plenty for 64 KiB bodies.
+    builder
+        .http2()
+        .initial_connection_window_size(H2_WINDOW)
+        .initial_stream_window_size(H2_WINDOW)
+        .max_concurrent_streams(H2_MAX_STREAMS);
 
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

@@ -380,6 +380,7 @@ async fn full_pool_answers_503_with_retry_after() {
             SequencerConfig {
                 max_batch: 1,
                 pool_capacity: 1,
+                ..SequencerConfig::default()
             },
         )
         .unwrap(),
@@ -572,9 +573,13 @@ async fn resubmission_is_answered_from_dedup_only_below_the_committed_head() {
     let body = Bytes::from(envelope(7, &key));
     let submit = |app: Arc<App>, body: Bytes| {
         tokio::spawn(async move {
-            let r = submit_inner(&app, Some("wait=sequenced"), Ok(body))
-                .await
-                .unwrap();
+            let r = submit_inner(
+                &app,
+                Some("wait=sequenced"),
+                Request::new(axum::body::Body::from(body)),
+            )
+            .await
+            .unwrap();
             let status = r.status();
             let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -2,6 +2,8 @@
 //! same bytes as the router (status line and headers byte for byte, body),
 //! everything it declines is routed as before, HTTP/2 with prior knowledge
 //! serves the same tiles, and shutdown does not wait for idle connections.
+//! Also: submissions larger than HTTP/2's flow-control window and HTTP/1.1's
+//! capped read buffer are read whole through [`serve_http`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -374,5 +376,74 @@ async fn at_most_max_connections_are_served_at_once() {
     assert!(rest.starts_with(b"HTTP/1.1 200"));
     drop((second, third));
     served.stop.send(()).unwrap();
+    served.task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_submissions_pass_the_h2_window_and_the_h1_buffer_cap() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let sequencer =
+        Arc::new(Sequencer::new(store.clone(), clock.clone(), SequencerConfig::default()).unwrap());
+    let app = test_app(
+        store.clone(),
+        clock,
+        sequencer.clone(),
+        KeySet::new(),
+        true,
+        1,
+    );
+    let served = serve(&app).await;
+    let url = format!("http://{}/v1/entries?wait=sequenced", served.addr);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+    // ~59 KB of canonical JSON: more than the 65,535-byte HTTP/2 window
+    // minus what a first request may send, and than the 16 KiB HTTP/1.1
+    // read buffer, below the 64 KiB body limit.
+    let big = |tag: char| {
+        let payload = format!(
+            "{{\"_type\":\"https://in-toto.io/Statement/v1\",\"pad\":\"{}\"}}",
+            tag.to_string().repeat(44_000)
+        );
+        Envelope::sign(PAYLOAD_TYPE_IN_TOTO, payload.as_bytes(), &key).to_canonical_json()
+    };
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let h1 = reqwest::Client::new();
+    for (i, (client, body)) in [(h2, big('a')), (h1, big('b'))].into_iter().enumerate() {
+        assert!(
+            body.len() > 58_000 && body.len() < BODY_LIMIT,
+            "{}",
+            body.len()
+        );
+        let want = body.clone();
+        let send = {
+            let url = url.clone();
+            tokio::spawn(async move { client.post(url).body(body).send().await.unwrap() })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while sequencer.pool_depth() == 0 {
+            assert!(std::time::Instant::now() < deadline, "never queued");
+            tokio::task::yield_now().await;
+        }
+        sequencer.sequence_once().unwrap();
+        let resp = send.await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let v: serde_json::Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        assert_eq!(v["index"], i as u64);
+        // The stored entry holds exactly the envelope that was sent.
+        let entry = store.entry(i as u64).unwrap().unwrap();
+        assert!(
+            entry.windows(want.len()).any(|w| w == want.as_slice()),
+            "entry {i} does not hold the envelope"
+        );
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sequencer.pending_bytes() != 0 {
+        assert!(std::time::Instant::now() < deadline, "budget not released");
+        tokio::task::yield_now().await;
+    }
+    let _ = served.stop.send(());
     served.task.await.unwrap().unwrap();
 }

@@ -76,6 +76,7 @@ fn batches_of_every_shape_keep_the_log_consistent() {
     let h = harness(SequencerConfig {
         max_batch: 1000,
         pool_capacity: 5000,
+        ..SequencerConfig::default()
     });
     assert_eq!(check(&h).size, 0);
     let mut next = 0u64;
@@ -118,6 +119,7 @@ fn max_batch_limits_a_step() {
     let h = harness(SequencerConfig {
         max_batch: 3,
         pool_capacity: 10,
+        ..SequencerConfig::default()
     });
     let replies: Vec<Reply> = (0..7).map(|i| submit(&h.seq, i)).collect();
     assert!(h.seq.batch_ready());
@@ -136,10 +138,44 @@ fn max_batch_limits_a_step() {
 }
 
 #[test]
+fn pending_bytes_are_bounded_and_given_back() {
+    let h = harness(SequencerConfig {
+        pending_bytes: 10_000,
+        ..SequencerConfig::default()
+    });
+    let mut a = h.seq.reserve(6_000).unwrap();
+    assert_eq!((a.bytes(), h.seq.pending_bytes()), (6_000, 6_000));
+    // 6,000 + 5,000 would exceed the budget: refused, nothing reserved.
+    assert!(matches!(
+        h.seq.reserve(5_000),
+        Err(SequencerError::PoolFull)
+    ));
+    assert_eq!(h.seq.pending_bytes(), 6_000);
+    let b = h.seq.reserve(4_000).unwrap();
+    assert_eq!(h.seq.pending_bytes(), 10_000);
+    assert!(matches!(h.seq.reserve(1), Err(SequencerError::PoolFull)));
+    // Shrinking gives back the difference; growing is not possible.
+    a.shrink_to(1_000);
+    a.shrink_to(2_000);
+    assert_eq!((a.bytes(), h.seq.pending_bytes()), (1_000, 5_000));
+    let c = h.seq.reserve(5_000).unwrap();
+    drop((a, b, c));
+    assert_eq!(h.seq.pending_bytes(), 0);
+    // An overflowing request is refused, not wrapped.
+    let _d = h.seq.reserve(1).unwrap();
+    assert!(matches!(
+        h.seq.reserve(usize::MAX),
+        Err(SequencerError::PoolFull)
+    ));
+    assert_eq!(h.seq.pending_bytes(), 1);
+}
+
+#[test]
 fn pool_is_bounded() {
     let h = harness(SequencerConfig {
         max_batch: 10,
         pool_capacity: 2,
+        ..SequencerConfig::default()
     });
     let _a = submit(&h.seq, 0);
     let _b = submit(&h.seq, 1);

@@ -27,7 +27,7 @@ mod sled_store;
 use crate::tiles::MAX_ENTRY_LEN;
 
 pub use memory::{Fault, MemoryStore};
-pub use sled_store::{STORE_FORMAT, SledStore};
+pub use sled_store::{DEFAULT_SLED_CACHE_BYTES, STORE_FORMAT, SledStore};
 
 /// A secondary index record: key and value.
 pub type IndexRecord = (Vec<u8>, Vec<u8>);

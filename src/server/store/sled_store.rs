@@ -69,11 +69,21 @@ impl std::fmt::Debug for SledStore {
     }
 }
 
+/// The default sled page cache limit (`sled_cache_bytes`).
+pub const DEFAULT_SLED_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 impl SledStore {
     /// Opens (creating if needed) the store in `dir`, taking an exclusive
     /// lock on `dir/LOCK`. Fails with [`StoreError::Locked`] if another
     /// process has the directory open.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open_with_cache(dir, DEFAULT_SLED_CACHE_BYTES)
+    }
+
+    /// [`SledStore::open`] with sled's page cache limited to `cache_bytes`.
+    /// sled counts its cache by the records' serialized size; the heap it
+    /// takes is larger (BENCHMARKS.md "Memory bound").
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<SledStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
         let lock_path = dir.join("LOCK");
@@ -92,7 +102,7 @@ impl SledStore {
         }
         let db = sled::Config::new()
             .path(dir.join("db"))
-            .cache_capacity(64 * 1024 * 1024)
+            .cache_capacity(cache_bytes as u64)
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(backend)?;

@@ -8,8 +8,8 @@
 //!   keep-alive with C concurrent connections (optionally paced to
 //!   `--rate` per second), polls `/checkpoint`, and prints entries/s,
 //!   latency percentiles to sequenced and to published, the server's RSS
-//!   and CPU time (`--server-pid`) and bytes on disk per entry
-//!   (`--data-dir`).
+//!   and CPU time (`--server-pid`), bytes on disk per entry
+//!   (`--data-dir`), and its own CPU per entry.
 //! - `claimlog-load tiles --url URL ...` measures `GET /tile/...` requests/s
 //!   over the log's full level-0 tiles, with a lean HTTP/1.1 keep-alive
 //!   client or (`--protocol h2c`) HTTP/2 with prior knowledge, and reports
@@ -450,6 +450,10 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
     let http = http_client(setup.concurrency)?;
     let source = Arc::new(source);
     let n = source.len();
+    let load_before = load_average();
+    // Taken after presigning, so only the submission's CPU counts.
+    let own = std::process::id();
+    let own_before = server_cpu(own);
     let cpu_before = setup.server_pid.and_then(server_cpu);
 
     // The checkpoint poller: (first seen, size) for every new size.
@@ -536,6 +540,7 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
     let done = Instant::now();
     let outcomes = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|e| e.into_inner()));
     let cpu_after = setup.server_pid.and_then(server_cpu);
+    let own_after = server_cpu(own);
 
     // Wait (at most 30 s) for a checkpoint covering everything acknowledged.
     let want = outcomes.acks.iter().map(|a| a.index + 1).max().unwrap_or(0);
@@ -605,6 +610,14 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
         );
     }
     print_latency("submit -> published (checkpoint poll, 5 ms)", to_published);
+    if let (Some(before), Some(after)) = (own_before, own_after) {
+        let cpu = after - before;
+        println!(
+            "generator CPU: {cpu:.1} s during the run, {:.1} µs/entry, {:.2} cores",
+            cpu / ok.max(1) as f64 * 1e6,
+            cpu / done.duration_since(t0).as_secs_f64()
+        );
+    }
     if let (Some(pid), Some(before), Some(after)) = (setup.server_pid, cpu_before, cpu_after) {
         let cpu = after - before;
         println!(
@@ -624,6 +637,10 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
             bytes as f64 / size.max(1) as f64
         );
     }
+    println!(
+        "load average (1, 5, 15 min): before {load_before}, after {}",
+        load_average()
+    );
     Ok(())
 }
 
