@@ -259,21 +259,23 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<'de, A> {
 }
 
 /// The keys of one object read so far. Objects in statements have a handful
-/// of keys, so the first few are kept inline (no allocation per object) and
-/// scanned linearly; the rest go to a set, so large objects stay O(n log n).
+/// of keys, so the first few are kept inline as borrowed slices of the input
+/// (no allocation, nothing to drop) and scanned linearly; keys with escapes
+/// (owned once unescaped) and the keys of large objects go to a set, so large
+/// objects stay O(n log n).
 pub(super) struct Seen<'de> {
-    inline: [Cow<'de, str>; INLINE_KEYS],
+    inline: [&'de str; INLINE_KEYS],
     len: usize,
     more: BTreeSet<Cow<'de, str>>,
 }
 
 /// Keys of an object kept inline by [`Seen`].
-const INLINE_KEYS: usize = 12;
+const INLINE_KEYS: usize = 16;
 
 impl Default for Seen<'_> {
     fn default() -> Self {
         Seen {
-            inline: std::array::from_fn(|_| Cow::Borrowed("")),
+            inline: [""; INLINE_KEYS],
             len: 0,
             more: BTreeSet::new(),
         }
@@ -292,16 +294,20 @@ impl<'de> Seen<'de> {
 
     /// Whether `key` was recorded.
     pub(super) fn contains(&self, key: &str) -> bool {
-        self.inline[..self.len].iter().any(|k| k == key) || self.more.contains(key)
+        // `BTreeSet::new` does not allocate, and an empty set answers at once.
+        self.inline[..self.len].contains(&key) || (!self.more.is_empty() && self.more.contains(key))
     }
 
     /// Records `key`, which the caller found not [`Seen::contains`].
     pub(super) fn push(&mut self, key: Cow<'de, str>) {
-        if self.len < INLINE_KEYS {
-            self.inline[self.len] = key;
-            self.len += 1;
-        } else {
-            self.more.insert(key);
+        match key {
+            Cow::Borrowed(k) if self.len < INLINE_KEYS => {
+                self.inline[self.len] = k;
+                self.len += 1;
+            }
+            key => {
+                self.more.insert(key);
+            }
         }
     }
 }

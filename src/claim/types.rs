@@ -100,8 +100,10 @@ string_newtype!(
             w.split('-').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric()))
                 && w.as_bytes()[0].is_ascii_lowercase()
         };
+        // A byte search, not `split_once`: terms are short, and the generic
+        // pattern searcher costs more than the whole check.
         let ok = (1..=100).contains(&s.len())
-            && match s.split_once(':') {
+            && match s.bytes().position(|c| c == b':').map(|i| (&s[..i], &s[i + 1..])) {
                 Some((prefix, local)) => {
                     !prefix.is_empty()
                         && prefix.bytes().all(|c| c.is_ascii_lowercase() || c == b'-')
@@ -120,8 +122,7 @@ string_newtype!(
     Text,
     |s| {
         let ok = (1..=8192).contains(&s.len())
-            && s.chars().all(|c| c == '\n' || !c.is_control())
-            && s.trim() == s;
+            && printable_trimmed(s, true);
         if ok { Ok(()) } else { Err(format!("invalid text {:?}: must be 1..=8192 bytes, trimmed, without control characters", truncate(s))) }
     }
 );
@@ -172,10 +173,27 @@ string_newtype!(
     /// value: 1..=200 bytes of printable characters, no surrounding whitespace.
     Label,
     |s| {
-        let ok = (1..=200).contains(&s.len()) && s.chars().all(|c| !c.is_control()) && s.trim() == s;
+        let ok = (1..=200).contains(&s.len()) && printable_trimmed(s, false);
         if ok { Ok(()) } else { Err(format!("invalid label {:?}: 1..=200 printable bytes", truncate(s))) }
     }
 );
+
+/// Whether `s` has no control characters (other than newline, if `newline`) and
+/// no leading or trailing whitespace. ASCII text, the common case, is checked
+/// byte by byte; other text by `char` (Unicode controls and whitespace).
+fn printable_trimmed(s: &str, newline: bool) -> bool {
+    if s.is_ascii() {
+        // For ASCII, `char::is_control` is 0x00..=0x1F and 0x7F, and
+        // `char::is_whitespace` is space, \t, \n, \x0B, \x0C, \r.
+        let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+        s.bytes()
+            .all(|c| (c >= 0x20 && c != 0x7F) || (newline && c == b'\n'))
+            && !s.as_bytes().first().is_some_and(space)
+            && !s.as_bytes().last().is_some_and(space)
+    } else {
+        s.chars().all(|c| (newline && c == '\n') || !c.is_control()) && s.trim() == s
+    }
+}
 
 fn truncate(s: &str) -> String {
     s.chars().take(40).collect()
@@ -371,6 +389,52 @@ impl fmt::Display for Supersedes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition the byte-wise fast path of `printable_trimmed` must agree with.
+    fn printable_trimmed_by_char(s: &str, newline: bool) -> bool {
+        s.chars().all(|c| (newline && c == '\n') || !c.is_control()) && s.trim() == s
+    }
+
+    #[test]
+    fn printable_trimmed_agrees_with_the_char_definition() {
+        let pieces = [
+            "a", " ", "\n", "\t", "\r", "\x0b", "\x0c", "\x00", "\x1f", "\x7f", "~", "é", "\u{85}",
+            "\u{a0}", "\u{2028}", "\u{3000}", "\u{9f}", "-",
+        ];
+        // Every string of up to three pieces: each position, each class of byte.
+        let mut texts = vec![String::new()];
+        for _ in 0..3 {
+            let mut longer = Vec::new();
+            for t in &texts {
+                for p in pieces {
+                    longer.push(format!("{t}{p}"));
+                }
+            }
+            texts.extend(longer);
+        }
+        for t in &texts {
+            for newline in [false, true] {
+                assert_eq!(
+                    printable_trimmed(t, newline),
+                    printable_trimmed_by_char(t, newline),
+                    "{t:?} {newline}"
+                );
+            }
+        }
+        // Every ASCII byte alone and inside text.
+        for b in 0u8..=127 {
+            let c = char::from(b);
+            for t in [c.to_string(), format!("a{c}b")] {
+                for newline in [false, true] {
+                    assert_eq!(
+                        printable_trimmed(&t, newline),
+                        printable_trimmed_by_char(&t, newline),
+                        "{t:?} {newline}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn domains() {

@@ -46,7 +46,7 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
     let mut v = Checker {
         vocab: Vocabulary::v1(),
         out: Vec::new(),
-        prefix: String::new(),
+        claim: None,
     };
     if subject.is_empty() {
         v.out.push(ClaimError::EmptyList {
@@ -130,7 +130,7 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
         d.claims.iter().map(|c| c.data_category.term.as_str()),
     );
     for (i, claim) in d.claims.iter().enumerate() {
-        v.prefix = format!("claims[{i}].");
+        v.claim = Some(i);
         v.claim_terms(claim);
         contradictions(claim, v.vocab, &mut v.out);
     }
@@ -142,13 +142,21 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
 struct Checker {
     vocab: &'static Vocabulary,
     out: Vec<ClaimError>,
-    /// Path of the object being checked, with a trailing dot (`claims[0].`), or empty.
-    prefix: String,
+    /// The index of the claim being checked (paths start `claims[i].`), or `None`
+    /// for the predicate's top level.
+    claim: Option<usize>,
 }
+
+/// Lists up to this long are checked for repeats pairwise (no allocation); longer
+/// ones through a set, so a hostile list stays O(n log n).
+const PAIRWISE_MAX: usize = 32;
 
 impl Checker {
     fn field(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+        match self.claim {
+            Some(i) => format!("claims[{i}].{name}"),
+            None => name.to_owned(),
+        }
     }
 
     fn term(&mut self, field: &str, set: TermSet, term: &Term) {
@@ -169,10 +177,24 @@ impl Checker {
         self.unique(field, terms.iter().map(Term::as_str));
     }
 
+    /// Reports every value equal to an earlier one, in order.
     fn unique<'a>(&mut self, field: &str, values: impl Iterator<Item = &'a str>) {
-        let mut seen = BTreeSet::new();
+        let mut small: [&str; PAIRWISE_MAX] = [""; PAIRWISE_MAX];
+        let mut len = 0;
+        let mut large = BTreeSet::new();
         for value in values {
-            if !seen.insert(value) {
+            let repeated = if len < PAIRWISE_MAX {
+                let repeated = small[..len].contains(&value);
+                small[len] = value;
+                len += 1;
+                repeated
+            } else {
+                if large.is_empty() {
+                    large.extend(small.iter().copied());
+                }
+                !large.insert(value)
+            };
+            if repeated {
                 self.out.push(ClaimError::DuplicateEntry {
                     field: self.field(field),
                     value: value.to_owned(),
@@ -254,8 +276,15 @@ impl Checker {
                     &e.kind,
                 );
             }
-            let keys: Vec<String> = exceptions.iter().map(|e| format!("{e:?}")).collect();
-            if keys.iter().collect::<BTreeSet<_>>().len() != keys.len() {
+            let repeated = if exceptions.len() <= PAIRWISE_MAX {
+                exceptions
+                    .iter()
+                    .enumerate()
+                    .any(|(i, e)| exceptions[..i].contains(e))
+            } else {
+                exceptions.iter().collect::<BTreeSet<_>>().len() != exceptions.len()
+            };
+            if repeated {
                 self.out.push(ClaimError::DuplicateEntry {
                     field: self.field("exceptions"),
                     value: "an identical exception".into(),
