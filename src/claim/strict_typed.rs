@@ -674,6 +674,37 @@ mod tests {
     }
 
     #[test]
+    fn predicate_type_guess() {
+        use super::super::{DATA_HANDLING_V1, KEY_BINDING_V1, guess_predicate_type};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/examples/");
+        for (file, want) in [
+            ("data-handling-1.json", DATA_HANDLING_V1),
+            ("data-handling-3.json", DATA_HANDLING_V1),
+            ("key-binding-1-enroll.json", KEY_BINDING_V1),
+            ("key-binding-3-revoke.json", KEY_BINDING_V1),
+        ] {
+            let text = std::fs::read_to_string(format!("{dir}{file}")).unwrap();
+            assert_eq!(guess_predicate_type(&text), Some(want), "{file}");
+        }
+        let kb = format!(r#"{{"predicateType" :	"{KEY_BINDING_V1}"}}"#);
+        assert_eq!(guess_predicate_type(&kb), Some(KEY_BINDING_V1));
+        // The last occurrence decides: a type named inside the predicate does not.
+        let dh = format!(
+            r#"{{"predicate":{{"predicateType":"{KEY_BINDING_V1}"}},"predicateType":"{DATA_HANDLING_V1}"}}"#
+        );
+        assert_eq!(guess_predicate_type(&dh), Some(DATA_HANDLING_V1));
+        for none in [
+            String::new(),
+            r#"{"predicateType":"x"}"#.into(),
+            format!(r#"{{"predicateType":"{KEY_BINDING_V1}/x"}}"#),
+            format!(r#"{{"predicateType":1,"x":"{KEY_BINDING_V1}"}}"#),
+            r#"{"predicateType""#.into(),
+        ] {
+            assert_eq!(guess_predicate_type(&none), None, "{none}");
+        }
+    }
+
+    #[test]
     fn duplicates_are_found_in_large_objects() {
         let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
         let text = format!("{{{}}}", keys.join(","));

@@ -66,13 +66,16 @@ string_newtype!(
     /// 253 characters. Lowercase only, so one domain has one spelling (RFC 4343).
     Domain,
     |s| {
+        // Byte-wise splits: the generic `char` pattern searcher costs more than
+        // the checks on these short strings.
+        let labels = || s.as_bytes().split(|&c| c == b'.');
         let ok = s.len() <= 253
-            && s.split('.').count() >= 2
-            && s.split('.').all(|l| {
+            && labels().nth(1).is_some()
+            && labels().all(|l| {
                 (1..=63).contains(&l.len())
-                    && l.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
+                    && l.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                    && !l.starts_with(b"-")
+                    && !l.ends_with(b"-")
             });
         if ok { Ok(()) } else { Err(format!("invalid domain {s:?}: want lowercase LDH labels like chat.example")) }
     }
@@ -84,7 +87,7 @@ string_newtype!(
     Identifier,
     |s| {
         let ok = (1..=64).contains(&s.len())
-            && s.split('-').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+            && s.as_bytes().split(|&c| c == b'-').all(|p| !p.is_empty() && p.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         if ok { Ok(()) } else { Err(format!("invalid identifier {s:?}: want lowercase words joined by '-', at most 64 characters")) }
     }
 );
@@ -97,7 +100,7 @@ string_newtype!(
     Term,
     |s| {
         let keyword = |w: &str| {
-            w.split('-').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric()))
+            w.as_bytes().split(|&c| c == b'-').all(|p| !p.is_empty() && p.iter().all(|c| c.is_ascii_alphanumeric()))
                 && w.as_bytes()[0].is_ascii_lowercase()
         };
         // A byte search, not `split_once`: terms are short, and the generic
@@ -132,12 +135,12 @@ string_newtype!(
     /// language, then subtags of 1..=8 letters or digits (`en`, `zh-CN`, `sr-Latn-RS`).
     LanguageTag,
     |s| {
-        let mut parts = s.split('-');
+        let mut parts = s.as_bytes().split(|&c| c == b'-');
         let primary = parts.next().unwrap_or_default();
         let ok = s.len() <= 35
             && (2..=3).contains(&primary.len())
-            && primary.bytes().all(|c| c.is_ascii_lowercase())
-            && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric()));
+            && primary.iter().all(|c| c.is_ascii_lowercase())
+            && parts.all(|p| (1..=8).contains(&p.len()) && p.iter().all(|c| c.is_ascii_alphanumeric()));
         if ok { Ok(()) } else { Err(format!("invalid language tag {s:?}")) }
     }
 );
@@ -182,17 +185,18 @@ string_newtype!(
 /// no leading or trailing whitespace. ASCII text, the common case, is checked
 /// byte by byte; other text by `char` (Unicode controls and whitespace).
 fn printable_trimmed(s: &str, newline: bool) -> bool {
-    if s.is_ascii() {
-        // For ASCII, `char::is_control` is 0x00..=0x1F and 0x7F, and
-        // `char::is_whitespace` is space, \t, \n, \x0B, \x0C, \r.
-        let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
-        s.bytes()
-            .all(|c| (c >= 0x20 && c != 0x7F) || (newline && c == b'\n'))
-            && !s.as_bytes().first().is_some_and(space)
-            && !s.as_bytes().last().is_some_and(space)
-    } else {
-        s.chars().all(|c| (newline && c == '\n') || !c.is_control()) && s.trim() == s
+    // For ASCII, `char::is_control` is 0x00..=0x1F and 0x7F, and
+    // `char::is_whitespace` is space, \t, \n, \x0B, \x0C, \r.
+    let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+    for &c in s.as_bytes() {
+        if !c.is_ascii() {
+            return s.chars().all(|c| (newline && c == '\n') || !c.is_control()) && s.trim() == s;
+        }
+        if (c < 0x20 && !(newline && c == b'\n')) || c == 0x7F {
+            return false;
+        }
     }
+    !s.as_bytes().first().is_some_and(space) && !s.as_bytes().last().is_some_and(space)
 }
 
 fn truncate(s: &str) -> String {
