@@ -6,6 +6,7 @@
 //! claim that validated once keeps validating.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -110,6 +111,33 @@ pub struct TermInfo {
     pub source: String,
 }
 
+/// FNV-1a, the hash of the term index. The index is built once from the
+/// compiled-in registry and never grows, so input chosen to collide can only
+/// slow its own lookup a little; SipHash's flooding resistance would cost more
+/// than the lookup itself on these short keys.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325) // the FNV offset basis
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The parsed registry.
 #[derive(Debug)]
 pub struct Vocabulary {
@@ -120,7 +148,7 @@ pub struct Vocabulary {
     /// every statement the log or a monitor reads, and the larger sets (personal
     /// data, purposes) have dozens of terms, too many to scan.
     /// Indexed by `TermSet as usize` (declaration order, which is [`TermSet::ALL`]).
-    ranks: Vec<HashMap<String, usize>>,
+    ranks: Vec<HashMap<String, usize, BuildHasherDefault<Fnv1a>>>,
 }
 
 impl Vocabulary {
