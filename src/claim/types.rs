@@ -176,35 +176,19 @@ fn term_syntax_ok(s: &str) -> bool {
     if !(1..=100).contains(&b.len()) {
         return false;
     }
-    // Before the first ':' (the whole keyword, or the prefix): letters, digits
-    // and '-', noting whether all are lowercase letters or '-' and whether a
-    // '-' is doubled; after it, letters and digits only.
-    let mut colon = None;
-    let mut lower_or_dash = true;
-    let mut doubled_dash = false;
-    let mut prev = 0u8;
-    for (i, &c) in b.iter().enumerate() {
-        if colon.is_some() {
-            if !c.is_ascii_alphanumeric() {
-                return false;
-            }
-        } else if c == b':' {
-            colon = Some(i);
-        } else if c.is_ascii_alphanumeric() || c == b'-' {
-            lower_or_dash &= c.is_ascii_lowercase() || c == b'-';
-            doubled_dash |= c == b'-' && prev == b'-';
-            prev = c;
-        } else {
-            return false;
-        }
+    if let Some(colon) = b.iter().position(|&c| c == b':') {
+        let (prefix, local) = (&b[..colon], &b[colon + 1..]);
+        return !prefix.is_empty()
+            && prefix.iter().all(|&c| c.is_ascii_lowercase() || c == b'-')
+            && !local.is_empty()
+            && local.iter().all(u8::is_ascii_alphanumeric);
     }
-    match colon {
-        // prefix:LocalName, both non-empty.
-        Some(i) => i > 0 && lower_or_dash && i + 1 < b.len(),
-        // A keyword: no empty part means no leading, trailing or doubled '-';
-        // the first byte being a lowercase letter rules out the leading one.
-        None => b[0].is_ascii_lowercase() && b[b.len() - 1] != b'-' && !doubled_dash,
-    }
+    // A keyword: no empty part means no leading, trailing or doubled '-'; the
+    // first byte being a lowercase letter rules out the leading one.
+    b[0].is_ascii_lowercase()
+        && b[b.len() - 1] != b'-'
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
+        && !b.windows(2).any(|w| w == b"--")
 }
 
 /// Whether `s` has no control characters (other than newline, if `newline`) and
