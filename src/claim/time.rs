@@ -8,11 +8,13 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::types::deserialize_parsed;
 
 /// Seconds since the Unix epoch of an instant written `YYYY-MM-DDTHH:MM:SSZ`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct Timestamp(i64);
 
 impl Timestamp {
@@ -94,6 +96,12 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_parsed(d, Self::parse)
+    }
+}
+
 impl TryFrom<String> for Timestamp {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
@@ -109,8 +117,8 @@ impl From<Timestamp> for String {
 
 /// An ISO 8601 duration such as `PT72H`, `P30D`, `P2W` or `P1DT12H`, kept with its
 /// spelling (for display) and its length in seconds (for comparison).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct IsoDuration {
     text: String,
     seconds: u64,
@@ -204,6 +212,12 @@ impl IsoDuration {
 impl fmt::Display for IsoDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for IsoDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_parsed(d, Self::parse)
     }
 }
 
