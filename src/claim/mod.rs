@@ -656,7 +656,7 @@ fn parse_statement_single_pass(text: &str) -> Option<ParsedStatement> {
     }
     // A guess only chooses which parse to try: the parsed predicateType must
     // then be exactly that type.
-    let (subject, predicate) = if text.contains(KEY_BINDING_V1) {
+    let (subject, predicate) = if guess_predicate_type(text) == Some(KEY_BINDING_V1) {
         let (subject, p) = typed(text, KEY_BINDING_V1)?;
         (subject, Predicate::KeyBinding(p))
     } else {
@@ -668,6 +668,21 @@ fn parse_statement_single_pass(text: &str) -> Option<ParsedStatement> {
         predicate,
         statement_sha256: Sha256Digest::of(text.as_bytes()),
     })
+}
+
+/// Which of our predicate types `text` most likely has, read from the last
+/// `"predicateType"` in it, without parsing. Only a guess for
+/// [`parse_statement_single_pass`], which then checks the parsed type. Searching
+/// from the end is what makes it cheap: signers write canonical JSON with sorted
+/// keys, where `predicateType` follows the predicate and only `subject` comes after.
+fn guess_predicate_type(text: &str) -> Option<&'static str> {
+    let key = "\"predicateType\"";
+    let rest = &text[text.rfind(key)? + key.len()..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    let value = rest.strip_prefix('"')?;
+    [KEY_BINDING_V1, DATA_HANDLING_V1]
+        .into_iter()
+        .find(|t| value.strip_prefix(t).is_some_and(|r| r.starts_with('"')))
 }
 
 /// [`parse_statement`], then [`validate`]; the first problem, if any. This is what the

@@ -68,7 +68,7 @@ struct Strict<D>(D);
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
     type Error = D::Error;
 
-    forward_deserialize!(StrictVisitor;
+    forward_deserialize!(StrictVisitor::tracking_keys;
         deserialize_any, deserialize_bool, deserialize_i8, deserialize_i16, deserialize_i32,
         deserialize_i64, deserialize_i128, deserialize_u8, deserialize_u16, deserialize_u32,
         deserialize_u64, deserialize_u128, deserialize_f32, deserialize_f64, deserialize_char,
@@ -81,7 +81,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_unit_struct(name, StrictVisitor(visitor))
+        self.0
+            .deserialize_unit_struct(name, StrictVisitor::tracking_keys(visitor))
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -90,7 +91,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
         self.0
-            .deserialize_newtype_struct(name, StrictVisitor(visitor))
+            .deserialize_newtype_struct(name, StrictVisitor::tracking_keys(visitor))
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -98,7 +99,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_tuple(len, StrictVisitor(visitor))
+        self.0
+            .deserialize_tuple(len, StrictVisitor::tracking_keys(visitor))
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -108,7 +110,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
         self.0
-            .deserialize_tuple_struct(name, len, StrictVisitor(visitor))
+            .deserialize_tuple_struct(name, len, StrictVisitor::tracking_keys(visitor))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -118,7 +120,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
         self.0
-            .deserialize_struct(name, fields, StrictVisitor(visitor))
+            .deserialize_struct(name, fields, StrictVisitor::struct_fields(visitor))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -128,7 +130,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
         self.0
-            .deserialize_enum(name, variants, StrictVisitor(visitor))
+            .deserialize_enum(name, variants, StrictVisitor::tracking_keys(visitor))
     }
 
     /// A skipped value is not read, so it cannot be vouched for.
@@ -142,7 +144,27 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
 }
 
 /// A visitor that refuses `null` and floats and checks what it descends into.
-struct StrictVisitor<V>(V);
+/// The flag says whether the keys of an object it visits are recorded to
+/// refuse repeats.
+struct StrictVisitor<V>(V, bool);
+
+impl<V> StrictVisitor<V> {
+    /// For any value: repeated object keys are refused here.
+    fn tracking_keys(visitor: V) -> Self {
+        StrictVisitor(visitor, true)
+    }
+
+    /// For a struct (or struct variant), whose serde-derived visitor already
+    /// refuses a field given twice (`duplicate_field`) and, with
+    /// `deny_unknown_fields`, any other key; without it, other keys are skipped,
+    /// which [`Strict`] refuses. So the keys need not be recorded again. This
+    /// relies on the statement types deriving `Deserialize` without `flatten`
+    /// or `alias` (a hand-written struct visitor that took a key twice would
+    /// make this pass accept what the strict pass refuses).
+    fn struct_fields(visitor: V) -> Self {
+        StrictVisitor(visitor, false)
+    }
+}
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for StrictVisitor<V> {
     type Value = V::Value;
@@ -191,7 +213,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for StrictVisitor<V> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         self.0.visit_map(StrictMap {
             map,
-            seen: Seen::default(),
+            seen: self.1.then(Seen::default),
         })
     }
 
@@ -233,7 +255,8 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for StrictSeq<A> {
 /// unescaped) and refused when repeated.
 struct StrictMap<'de, A> {
     map: A,
-    seen: Seen<'de>,
+    /// `None` for the fields of a struct (see [`StrictVisitor::struct_fields`]).
+    seen: Option<Seen<'de>>,
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<'de, A> {
@@ -243,10 +266,10 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<'de, A> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        self.map.next_key_seed(KeySeed {
-            seed,
-            seen: &mut self.seen,
-        })
+        match &mut self.seen {
+            Some(seen) => self.map.next_key_seed(KeySeed { seed, seen }),
+            None => self.map.next_key_seed(seed),
+        }
     }
 
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
@@ -259,21 +282,23 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for StrictMap<'de, A> {
 }
 
 /// The keys of one object read so far. Objects in statements have a handful
-/// of keys, so the first few are kept inline (no allocation per object) and
-/// scanned linearly; the rest go to a set, so large objects stay O(n log n).
+/// of keys, so the first few are kept inline as borrowed slices of the input
+/// (no allocation, nothing to drop) and scanned linearly; keys with escapes
+/// (owned once unescaped) and the keys of large objects go to a set, so large
+/// objects stay O(n log n).
 pub(super) struct Seen<'de> {
-    inline: [Cow<'de, str>; INLINE_KEYS],
+    inline: [&'de str; INLINE_KEYS],
     len: usize,
     more: BTreeSet<Cow<'de, str>>,
 }
 
 /// Keys of an object kept inline by [`Seen`].
-const INLINE_KEYS: usize = 12;
+const INLINE_KEYS: usize = 16;
 
 impl Default for Seen<'_> {
     fn default() -> Self {
         Seen {
-            inline: std::array::from_fn(|_| Cow::Borrowed("")),
+            inline: [""; INLINE_KEYS],
             len: 0,
             more: BTreeSet::new(),
         }
@@ -292,16 +317,20 @@ impl<'de> Seen<'de> {
 
     /// Whether `key` was recorded.
     pub(super) fn contains(&self, key: &str) -> bool {
-        self.inline[..self.len].iter().any(|k| k == key) || self.more.contains(key)
+        // `BTreeSet::new` does not allocate, and an empty set answers at once.
+        self.inline[..self.len].contains(&key) || (!self.more.is_empty() && self.more.contains(key))
     }
 
     /// Records `key`, which the caller found not [`Seen::contains`].
     pub(super) fn push(&mut self, key: Cow<'de, str>) {
-        if self.len < INLINE_KEYS {
-            self.inline[self.len] = key;
-            self.len += 1;
-        } else {
-            self.more.insert(key);
+        match key {
+            Cow::Borrowed(k) if self.len < INLINE_KEYS => {
+                self.inline[self.len] = k;
+                self.len += 1;
+            }
+            key => {
+                self.more.insert(key);
+            }
         }
     }
 }
@@ -536,7 +565,8 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for StrictVariant<A> {
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
-        self.0.tuple_variant(len, StrictVisitor(visitor))
+        self.0
+            .tuple_variant(len, StrictVisitor::tracking_keys(visitor))
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -544,7 +574,8 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for StrictVariant<A> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, A::Error> {
-        self.0.struct_variant(fields, StrictVisitor(visitor))
+        self.0
+            .struct_variant(fields, StrictVisitor::struct_fields(visitor))
     }
 }
 
@@ -668,6 +699,37 @@ mod tests {
     }
 
     #[test]
+    fn predicate_type_guess() {
+        use super::super::{DATA_HANDLING_V1, KEY_BINDING_V1, guess_predicate_type};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/examples/");
+        for (file, want) in [
+            ("data-handling-1.json", DATA_HANDLING_V1),
+            ("data-handling-3.json", DATA_HANDLING_V1),
+            ("key-binding-1-enroll.json", KEY_BINDING_V1),
+            ("key-binding-3-revoke.json", KEY_BINDING_V1),
+        ] {
+            let text = std::fs::read_to_string(format!("{dir}{file}")).unwrap();
+            assert_eq!(guess_predicate_type(&text), Some(want), "{file}");
+        }
+        let kb = format!(r#"{{"predicateType" :	"{KEY_BINDING_V1}"}}"#);
+        assert_eq!(guess_predicate_type(&kb), Some(KEY_BINDING_V1));
+        // The last occurrence decides: a type named inside the predicate does not.
+        let dh = format!(
+            r#"{{"predicate":{{"predicateType":"{KEY_BINDING_V1}"}},"predicateType":"{DATA_HANDLING_V1}"}}"#
+        );
+        assert_eq!(guess_predicate_type(&dh), Some(DATA_HANDLING_V1));
+        for none in [
+            String::new(),
+            r#"{"predicateType":"x"}"#.into(),
+            format!(r#"{{"predicateType":"{KEY_BINDING_V1}/x"}}"#),
+            format!(r#"{{"predicateType":1,"x":"{KEY_BINDING_V1}"}}"#),
+            r#"{"predicateType""#.into(),
+        ] {
+            assert_eq!(guess_predicate_type(&none), None, "{none}");
+        }
+    }
+
+    #[test]
     fn duplicates_are_found_in_large_objects() {
         let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
         let text = format!("{{{}}}", keys.join(","));
@@ -692,6 +754,18 @@ mod tests {
         assert_eq!(super::super::strict_json::check(text), Ok(None));
         assert_eq!(from_str::<Open>(text), None);
         assert_eq!(from_str::<Open>(r#"{"a":1}"#), Some(Open { a: 1 }));
+        // Struct fields are not recorded by this pass; the derived visitor
+        // refuses a repeated field itself, however it is spelled.
+        for repeated in [r#"{"a":1,"a":1}"#, r#"{"a":1,"\u0061":2}"#] {
+            assert!(super::super::strict_json::check(repeated).is_err());
+            assert_eq!(from_str::<Open>(repeated), None, "{repeated}");
+        }
+        for repeated in [r#"{"n":1,"n":2}"#, r#"{"n":1,"\u006e":2}"#] {
+            assert!(super::super::strict_json::check(repeated).is_err());
+            assert_eq!(from_str::<Doc>(repeated), None, "{repeated}");
+        }
+        // Unless a key is given twice inside a map that is a field's value.
+        assert_eq!(from_str::<Doc>(r#"{"m":{"x":1,"\u0078":2}}"#), None);
         // Keys not read as strings cannot be compared.
         assert_eq!(from_str::<BTreeMap<u64, u64>>(r#"{"1":1}"#), None);
     }

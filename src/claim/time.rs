@@ -8,11 +8,13 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::types::deserialize_parsed;
 
 /// Seconds since the Unix epoch of an instant written `YYYY-MM-DDTHH:MM:SSZ`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct Timestamp(i64);
 
 impl Timestamp {
@@ -94,6 +96,12 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_parsed(d, Self::parse)
+    }
+}
+
 impl TryFrom<String> for Timestamp {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
@@ -109,8 +117,8 @@ impl From<Timestamp> for String {
 
 /// An ISO 8601 duration such as `PT72H`, `P30D`, `P2W` or `P1DT12H`, kept with its
 /// spelling (for display) and its length in seconds (for comparison).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct IsoDuration {
     text: String,
     seconds: u64,
@@ -138,13 +146,16 @@ impl IsoDuration {
         let mut in_time = false;
         let mut any = false;
         let mut last_rank = 0u8; // components must appear in order, each at most once
-        let mut digits = String::new();
+        // The digits of the current component are `rest[start..i]`: a slice of
+        // the text, not a buffer, so parsing allocates only the kept spelling.
+        let mut start = 0;
         let mut weeks = false;
-        for c in rest.chars() {
+        for (i, c) in rest.char_indices() {
             if c.is_ascii_digit() {
-                digits.push(c);
                 continue;
             }
+            let digits = &rest[start..i];
+            start = i + c.len_utf8();
             if c == 'T' {
                 if in_time || !digits.is_empty() {
                     return Err(bad("misplaced T"));
@@ -180,9 +191,8 @@ impl IsoDuration {
             weeks |= rank == 1;
             last_rank = rank;
             any = true;
-            digits.clear();
         }
-        if !digits.is_empty() {
+        if start < rest.len() {
             return Err(bad("number without a unit"));
         }
         if !any || (in_time && last_rank < 3) {
@@ -204,6 +214,12 @@ impl IsoDuration {
 impl fmt::Display for IsoDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for IsoDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_parsed(d, Self::parse)
     }
 }
 
@@ -312,6 +328,34 @@ mod tests {
             "",
         ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duration_errors_name_the_fault() {
+        for (text, why) in [
+            ("P1DT2", "number without a unit"),
+            ("P12", "number without a unit"),
+            ("P1T1H", "misplaced T"),
+            ("PTT1H", "misplaced T"),
+            (
+                "P07D",
+                "each component needs an integer without leading zeros",
+            ),
+            (
+                "PTH",
+                "each component needs an integer without leading zeros",
+            ),
+            ("PT1é", "unexpected character"),
+            ("Pé1D", "unexpected character"),
+            ("PT1S1H", "components out of order or repeated"),
+            ("P1W1D", "weeks cannot be combined with other components"),
+        ] {
+            assert_eq!(
+                IsoDuration::parse(text),
+                Err(format!("invalid duration {text:?}: {why}")),
+                "{text}"
+            );
         }
     }
 

@@ -66,13 +66,16 @@ string_newtype!(
     /// 253 characters. Lowercase only, so one domain has one spelling (RFC 4343).
     Domain,
     |s| {
+        // Byte-wise splits: the generic `char` pattern searcher costs more than
+        // the checks on these short strings.
+        let labels = || s.as_bytes().split(|&c| c == b'.');
         let ok = s.len() <= 253
-            && s.split('.').count() >= 2
-            && s.split('.').all(|l| {
+            && labels().nth(1).is_some()
+            && labels().all(|l| {
                 (1..=63).contains(&l.len())
-                    && l.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
+                    && l.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                    && !l.starts_with(b"-")
+                    && !l.ends_with(b"-")
             });
         if ok { Ok(()) } else { Err(format!("invalid domain {s:?}: want lowercase LDH labels like chat.example")) }
     }
@@ -84,7 +87,7 @@ string_newtype!(
     Identifier,
     |s| {
         let ok = (1..=64).contains(&s.len())
-            && s.split('-').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+            && s.as_bytes().split(|&c| c == b'-').all(|p| !p.is_empty() && p.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         if ok { Ok(()) } else { Err(format!("invalid identifier {s:?}: want lowercase words joined by '-', at most 64 characters")) }
     }
 );
@@ -97,11 +100,13 @@ string_newtype!(
     Term,
     |s| {
         let keyword = |w: &str| {
-            w.split('-').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric()))
+            w.as_bytes().split(|&c| c == b'-').all(|p| !p.is_empty() && p.iter().all(|c| c.is_ascii_alphanumeric()))
                 && w.as_bytes()[0].is_ascii_lowercase()
         };
+        // A byte search, not `split_once`: terms are short, and the generic
+        // pattern searcher costs more than the whole check.
         let ok = (1..=100).contains(&s.len())
-            && match s.split_once(':') {
+            && match s.bytes().position(|c| c == b':').map(|i| (&s[..i], &s[i + 1..])) {
                 Some((prefix, local)) => {
                     !prefix.is_empty()
                         && prefix.bytes().all(|c| c.is_ascii_lowercase() || c == b'-')
@@ -120,8 +125,7 @@ string_newtype!(
     Text,
     |s| {
         let ok = (1..=8192).contains(&s.len())
-            && s.chars().all(|c| c == '\n' || !c.is_control())
-            && s.trim() == s;
+            && printable_trimmed(s, true);
         if ok { Ok(()) } else { Err(format!("invalid text {:?}: must be 1..=8192 bytes, trimmed, without control characters", truncate(s))) }
     }
 );
@@ -131,12 +135,12 @@ string_newtype!(
     /// language, then subtags of 1..=8 letters or digits (`en`, `zh-CN`, `sr-Latn-RS`).
     LanguageTag,
     |s| {
-        let mut parts = s.split('-');
+        let mut parts = s.as_bytes().split(|&c| c == b'-');
         let primary = parts.next().unwrap_or_default();
         let ok = s.len() <= 35
             && (2..=3).contains(&primary.len())
-            && primary.bytes().all(|c| c.is_ascii_lowercase())
-            && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric()));
+            && primary.iter().all(|c| c.is_ascii_lowercase())
+            && parts.all(|p| (1..=8).contains(&p.len()) && p.iter().all(|c| c.is_ascii_alphanumeric()));
         if ok { Ok(()) } else { Err(format!("invalid language tag {s:?}")) }
     }
 );
@@ -172,18 +176,67 @@ string_newtype!(
     /// value: 1..=200 bytes of printable characters, no surrounding whitespace.
     Label,
     |s| {
-        let ok = (1..=200).contains(&s.len()) && s.chars().all(|c| !c.is_control()) && s.trim() == s;
+        let ok = (1..=200).contains(&s.len()) && printable_trimmed(s, false);
         if ok { Ok(()) } else { Err(format!("invalid label {:?}: 1..=200 printable bytes", truncate(s))) }
     }
 );
+
+/// Whether `s` has no control characters (other than newline, if `newline`) and
+/// no leading or trailing whitespace. ASCII text, the common case, is checked
+/// byte by byte; other text by `char` (Unicode controls and whitespace).
+fn printable_trimmed(s: &str, newline: bool) -> bool {
+    // For ASCII, `char::is_control` is 0x00..=0x1F and 0x7F, and
+    // `char::is_whitespace` is space, \t, \n, \x0B, \x0C, \r.
+    let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+    for &c in s.as_bytes() {
+        if !c.is_ascii() {
+            return s.chars().all(|c| (newline && c == '\n') || !c.is_control()) && s.trim() == s;
+        }
+        if (c < 0x20 && !(newline && c == b'\n')) || c == 0x7F {
+            return false;
+        }
+    }
+    !s.as_bytes().first().is_some_and(space) && !s.as_bytes().last().is_some_and(space)
+}
 
 fn truncate(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
+/// Deserializes a string with `parse`, reading it in place when the input lends
+/// it: the same values and errors as `#[serde(try_from = "String")]` with a
+/// `TryFrom<String>` that calls `parse`, without the copy.
+pub(super) fn deserialize_parsed<'de, D, T>(
+    d: D,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Parsed<T>(fn(&str) -> Result<T, String>);
+
+    impl<T> Visitor<'_> for Parsed<T> {
+        type Value = Result<T, String>;
+
+        // What serde's `String` visitor expects, so type errors read the same.
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok((self.0)(v))
+        }
+    }
+
+    // A parse error is raised only once the string has been read, as `try_from`
+    // does: raised inside the visitor, serde_json would append a position to it.
+    d.deserialize_string(Parsed(parse))?
+        .map_err(de::Error::custom)
+}
+
 /// A SHA-256 digest written as 64 lowercase hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct Sha256Digest(pub [u8; 32]);
 
 impl Sha256Digest {
@@ -244,6 +297,12 @@ impl fmt::Debug for Sha256Digest {
     }
 }
 
+impl<'de> Deserialize<'de> for Sha256Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_parsed(d, Self::parse)
+    }
+}
+
 impl TryFrom<String> for Sha256Digest {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
@@ -259,8 +318,8 @@ impl From<Sha256Digest> for String {
 
 /// An Ed25519 public key written as strict padded base64 of its 32 bytes. Keys that
 /// do not decode to a curve point, and small-order ("weak") keys, are rejected.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct PublicKey(pub [u8; 32]);
 
 impl PublicKey {
@@ -300,6 +359,12 @@ impl fmt::Display for PublicKey {
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PublicKey({self})")
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_parsed(d, Self::parse)
     }
 }
 
@@ -371,6 +436,108 @@ impl fmt::Display for Supersedes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `deserialize_parsed` gives exactly what `#[serde(try_from = "String")]`
+    /// gave before: the same values and the same error messages, escapes and
+    /// all, for each type that uses it.
+    #[test]
+    fn parsed_strings_read_as_through_an_owned_string() {
+        macro_rules! same_as_try_from {
+            ($ty:ty, $($input:expr),*) => {{
+                #[derive(Debug, PartialEq, Deserialize)]
+                #[serde(try_from = "String")]
+                struct Reference($ty);
+                impl TryFrom<String> for Reference {
+                    type Error = String;
+                    fn try_from(s: String) -> Result<Self, String> {
+                        <$ty>::parse(&s).map(Reference)
+                    }
+                }
+                for input in [$($input),*] {
+                    let ours = serde_json::from_str::<$ty>(input).map_err(|e| e.to_string());
+                    let reference = serde_json::from_str::<Reference>(input)
+                        .map(|r| r.0)
+                        .map_err(|e| e.to_string());
+                    assert_eq!(ours, reference, "{input}");
+                }
+            }};
+        }
+        let digest = format!("\"{}\"", "ab".repeat(32));
+        let escaped = format!("\"\\u0061{}\"", "b".repeat(63));
+        same_as_try_from!(
+            Sha256Digest,
+            &digest,
+            &escaped,
+            "\"AB\"",
+            "1",
+            "null",
+            "[]",
+            "\"x"
+        );
+        let key = format!("\"{}\"", STANDARD.encode([7u8; 32]));
+        same_as_try_from!(PublicKey, &key, "\"AAAA\"", "true", "{}");
+        same_as_try_from!(
+            super::super::Timestamp,
+            "\"2026-01-15T08:00:00Z\"",
+            "\"2026-01-15T08:00:00\\u005a\"",
+            "\"2026-13-15T08:00:00Z\"",
+            "0"
+        );
+        same_as_try_from!(
+            super::super::IsoDuration,
+            "\"PT72H\"",
+            "\"P1DT12H\"",
+            "\"P\"",
+            "\"PT-1H\"",
+            "-1"
+        );
+    }
+
+    /// The definition the byte-wise fast path of `printable_trimmed` must agree with.
+    fn printable_trimmed_by_char(s: &str, newline: bool) -> bool {
+        s.chars().all(|c| (newline && c == '\n') || !c.is_control()) && s.trim() == s
+    }
+
+    #[test]
+    fn printable_trimmed_agrees_with_the_char_definition() {
+        let pieces = [
+            "a", " ", "\n", "\t", "\r", "\x0b", "\x0c", "\x00", "\x1f", "\x7f", "~", "é", "\u{85}",
+            "\u{a0}", "\u{2028}", "\u{3000}", "\u{9f}", "-",
+        ];
+        // Every string of up to three pieces: each position, each class of byte.
+        let mut texts = vec![String::new()];
+        for _ in 0..3 {
+            let mut longer = Vec::new();
+            for t in &texts {
+                for p in pieces {
+                    longer.push(format!("{t}{p}"));
+                }
+            }
+            texts.extend(longer);
+        }
+        for t in &texts {
+            for newline in [false, true] {
+                assert_eq!(
+                    printable_trimmed(t, newline),
+                    printable_trimmed_by_char(t, newline),
+                    "{t:?} {newline}"
+                );
+            }
+        }
+        // Every ASCII byte alone and inside text.
+        for b in 0u8..=127 {
+            let c = char::from(b);
+            for t in [c.to_string(), format!("a{c}b")] {
+                for newline in [false, true] {
+                    assert_eq!(
+                        printable_trimmed(&t, newline),
+                        printable_trimmed_by_char(&t, newline),
+                        "{t:?} {newline}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn domains() {

@@ -46,7 +46,7 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
     let mut v = Checker {
         vocab: Vocabulary::v1(),
         out: Vec::new(),
-        prefix: String::new(),
+        claim: None,
     };
     if subject.is_empty() {
         v.out.push(ClaimError::EmptyList {
@@ -98,30 +98,31 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
     }
     if let Some(apps) = &d.service.app_identifiers {
         for (i, app) in apps.iter().enumerate() {
-            v.term(
-                &format!("service.appIdentifiers[{i}].store"),
+            v.term_in_list(
+                ("service.appIdentifiers", i, "store"),
                 TermSet::AppStores,
                 &app.store,
             );
         }
-        let keys: Vec<String> = apps
-            .iter()
-            .map(|a| format!("{} {}", a.store, a.id))
-            .collect();
-        v.unique("service.appIdentifiers", keys.iter().map(String::as_str));
+        // Reported as "store id", the pair that must not repeat.
+        let pairs: Vec<_> = apps.iter().map(|a| (&a.store, &a.id)).collect();
+        for i in repeated(&pairs) {
+            v.out.push(ClaimError::DuplicateEntry {
+                field: v.field("service.appIdentifiers"),
+                value: format!("{} {}", apps[i].store, apps[i].id),
+            });
+        }
     }
     if d.claims.is_empty() {
         v.out.push(ClaimError::EmptyList {
             field: "claims".into(),
         });
     }
-    let mut ids = BTreeSet::new();
-    for claim in &d.claims {
-        if !ids.insert(claim.id.as_str()) {
-            v.out.push(ClaimError::DuplicateClaimId {
-                id: claim.id.to_string(),
-            });
-        }
+    let ids: Vec<&str> = d.claims.iter().map(|c| c.id.as_str()).collect();
+    for i in repeated(&ids) {
+        v.out.push(ClaimError::DuplicateClaimId {
+            id: ids[i].to_owned(),
+        });
     }
     // One claim per data category (DESIGN §2): two claims about the same category
     // could promise different things about the same data.
@@ -130,7 +131,7 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
         d.claims.iter().map(|c| c.data_category.term.as_str()),
     );
     for (i, claim) in d.claims.iter().enumerate() {
-        v.prefix = format!("claims[{i}].");
+        v.claim = Some(i);
         v.claim_terms(claim);
         contradictions(claim, v.vocab, &mut v.out);
     }
@@ -142,19 +143,53 @@ fn validate_data_handling(subject: &[Subject], d: &DataHandling) -> Vec<ClaimErr
 struct Checker {
     vocab: &'static Vocabulary,
     out: Vec<ClaimError>,
-    /// Path of the object being checked, with a trailing dot (`claims[0].`), or empty.
-    prefix: String,
+    /// The index of the claim being checked (paths start `claims[i].`), or `None`
+    /// for the predicate's top level.
+    claim: Option<usize>,
+}
+
+/// Lists up to this long are checked for repeats pairwise (no allocation); longer
+/// ones through a set, so a hostile list stays O(n log n).
+const PAIRWISE_MAX: usize = 32;
+
+/// The positions of the values equal to an earlier one, in order: compared
+/// pairwise in short lists (no allocation), through a set in long ones.
+fn repeated<T: Ord>(values: &[T]) -> Vec<usize> {
+    if values.len() <= PAIRWISE_MAX {
+        (0..values.len())
+            .filter(|&i| values[..i].contains(&values[i]))
+            .collect()
+    } else {
+        let mut seen = BTreeSet::new();
+        (0..values.len())
+            .filter(|&i| !seen.insert(&values[i]))
+            .collect()
+    }
 }
 
 impl Checker {
     fn field(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+        match self.claim {
+            Some(i) => format!("claims[{i}].{name}"),
+            None => name.to_owned(),
+        }
     }
 
     fn term(&mut self, field: &str, set: TermSet, term: &Term) {
         if !self.vocab.contains(set, term.as_str()) {
             self.out.push(ClaimError::UnknownTerm {
                 field: self.field(field),
+                term: term.to_string(),
+            });
+        }
+    }
+
+    /// [`Checker::term`] for the field `rest` of element `i` of the list `list`
+    /// (`list[i].rest`); the path is spelled out only for a problem.
+    fn term_in_list(&mut self, (list, i, rest): (&str, usize, &str), set: TermSet, term: &Term) {
+        if !self.vocab.contains(set, term.as_str()) {
+            self.out.push(ClaimError::UnknownTerm {
+                field: self.field(&format!("{list}[{i}].{rest}")),
                 term: term.to_string(),
             });
         }
@@ -169,10 +204,24 @@ impl Checker {
         self.unique(field, terms.iter().map(Term::as_str));
     }
 
+    /// Reports every value equal to an earlier one, in order.
     fn unique<'a>(&mut self, field: &str, values: impl Iterator<Item = &'a str>) {
-        let mut seen = BTreeSet::new();
+        let mut small: [&str; PAIRWISE_MAX] = [""; PAIRWISE_MAX];
+        let mut len = 0;
+        let mut large = BTreeSet::new();
         for value in values {
-            if !seen.insert(value) {
+            let repeated = if len < PAIRWISE_MAX {
+                let repeated = small[..len].contains(&value);
+                small[len] = value;
+                len += 1;
+                repeated
+            } else {
+                if large.is_empty() {
+                    large.extend(small.iter().copied());
+                }
+                !large.insert(value)
+            };
+            if repeated {
                 self.out.push(ClaimError::DuplicateEntry {
                     field: self.field(field),
                     value: value.to_owned(),
@@ -248,14 +297,9 @@ impl Checker {
         }
         if let Some(exceptions) = &c.exceptions {
             for (i, e) in exceptions.iter().enumerate() {
-                self.term(
-                    &format!("exceptions[{i}].kind"),
-                    TermSet::ExceptionKinds,
-                    &e.kind,
-                );
+                self.term_in_list(("exceptions", i, "kind"), TermSet::ExceptionKinds, &e.kind);
             }
-            let keys: Vec<String> = exceptions.iter().map(|e| format!("{e:?}")).collect();
-            if keys.iter().collect::<BTreeSet<_>>().len() != keys.len() {
+            if !repeated(exceptions).is_empty() {
                 self.out.push(ClaimError::DuplicateEntry {
                     field: self.field("exceptions"),
                     value: "an identical exception".into(),
@@ -265,8 +309,8 @@ impl Checker {
         if let Some(a) = &c.assurance {
             self.term("assurance.level", TermSet::AssuranceLevels, &a.level);
             for (i, e) in a.evidence.iter().flatten().enumerate() {
-                self.term(
-                    &format!("assurance.evidence[{i}].kind"),
+                self.term_in_list(
+                    ("assurance.evidence", i, "kind"),
                     TermSet::EvidenceKinds,
                     &e.kind,
                 );
@@ -356,5 +400,66 @@ fn contradictions(c: &Claim, vocab: &Vocabulary, out: &mut Vec<ClaimError>) {
         && has(c.processing_excluded.as_ref(), SHARE)
     {
         out.push(ClaimError::SharedButShareExcluded { claim: claim() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_found_in_short_and_long_lists() {
+        assert_eq!(repeated::<u32>(&[]), Vec::<usize>::new());
+        assert_eq!(repeated(&[1, 2, 1, 1, 3, 2]), vec![2, 3, 5]);
+        for len in [
+            PAIRWISE_MAX - 1,
+            PAIRWISE_MAX,
+            PAIRWISE_MAX + 1,
+            3 * PAIRWISE_MAX,
+        ] {
+            let mut values: Vec<usize> = (0..len).collect();
+            assert!(repeated(&values).is_empty(), "{len}");
+            values.push(0);
+            values.push(len - 1);
+            assert_eq!(repeated(&values), vec![len, len + 1], "{len}");
+        }
+    }
+
+    #[test]
+    fn unique_reports_each_repeat_across_the_pairwise_limit() {
+        for len in [
+            PAIRWISE_MAX - 1,
+            PAIRWISE_MAX,
+            PAIRWISE_MAX + 1,
+            3 * PAIRWISE_MAX,
+        ] {
+            let mut values: Vec<String> = (0..len).map(|i| format!("v{i}")).collect();
+            values.push("v0".into());
+            values.push(format!("v{}", len - 1));
+            values.push("v0".into());
+            let mut checker = Checker {
+                vocab: Vocabulary::v1(),
+                out: Vec::new(),
+                claim: Some(2),
+            };
+            checker.unique("list", values.iter().map(String::as_str));
+            let found: Vec<_> = checker
+                .out
+                .iter()
+                .map(|e| match e {
+                    ClaimError::DuplicateEntry { field, value } => (field.as_str(), value.clone()),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(
+                found,
+                vec![
+                    ("claims[2].list", "v0".to_owned()),
+                    ("claims[2].list", format!("v{}", len - 1)),
+                    ("claims[2].list", "v0".to_owned()),
+                ],
+                "{len}"
+            );
+        }
     }
 }

@@ -5,7 +5,8 @@
 //! Within v1 it is append-only (terms are never removed, renamed or reordered), so a
 //! claim that validated once keeps validating.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -110,12 +111,44 @@ pub struct TermInfo {
     pub source: String,
 }
 
+/// FNV-1a, the hash of the term index. The index is built once from the
+/// compiled-in registry and never grows, so input chosen to collide can only
+/// slow its own lookup a little; SipHash's flooding resistance would cost more
+/// than the lookup itself on these short keys.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325) // the FNV offset basis
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The parsed registry.
 #[derive(Debug)]
 pub struct Vocabulary {
     /// The registry version, `v1`.
     pub version: String,
     sets: BTreeMap<TermSet, Vec<TermInfo>>,
+    /// Each set's terms by name, to their rank: validation looks up every term of
+    /// every statement the log or a monitor reads, and the larger sets (personal
+    /// data, purposes) have dozens of terms, too many to scan.
+    /// Indexed by `TermSet as usize` (declaration order, which is [`TermSet::ALL`]).
+    ranks: Vec<HashMap<String, usize, BuildHasherDefault<Fnv1a>>>,
 }
 
 impl Vocabulary {
@@ -169,9 +202,21 @@ impl Vocabulary {
         if let Some(extra) = doc.sets.keys().next() {
             return Err(format!("unknown set {extra}"));
         }
+        let ranks = TermSet::ALL
+            .iter()
+            .map(|set| {
+                sets.get(set)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(rank, t)| (t.term.clone(), rank))
+                    .collect()
+            })
+            .collect();
         Ok(Vocabulary {
             version: doc.version,
             sets,
+            ranks,
         })
     }
 
@@ -183,7 +228,7 @@ impl Vocabulary {
     /// The position of `term` in `set` (the order that matters for ordered sets:
     /// scopes narrowest first, assurance levels weakest first).
     pub fn rank(&self, set: TermSet, term: &str) -> Option<usize> {
-        self.sets.get(&set)?.iter().position(|t| t.term == term)
+        self.ranks.get(set as usize)?.get(term).copied()
     }
 
     /// Every term of `set`, in registry order.
@@ -232,6 +277,16 @@ mod tests {
         assert!(
             v.rank(TermSet::Scopes, "issuer") < v.rank(TermSet::Scopes, "issuer-and-processors")
         );
+        // The index agrees with the registry order, in every set.
+        for (i, set) in TermSet::ALL.iter().enumerate() {
+            assert_eq!(*set as usize, i);
+        }
+        for set in TermSet::ALL {
+            for (i, t) in v.terms(set).iter().enumerate() {
+                assert_eq!(v.rank(set, &t.term), Some(i), "{}", t.term);
+            }
+            assert_eq!(v.rank(set, "dpv:NoSuchTerm"), None);
+        }
     }
 
     #[test]
