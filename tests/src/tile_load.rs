@@ -7,7 +7,8 @@
 //! correct client does:
 //!
 //! - [`Http1Conn`]: one HTTP/1.1 keep-alive connection (RFC 9112), one
-//!   request at a time: one `write` of the request, then reads into one
+//!   request at a time (`GET`, or a `POST` with a `Content-Length` body, as
+//!   `claimlog-load submit` and `claims` send): one `write` of the request, then reads into one
 //!   reused buffer until the response head (parsed with `httparse`) and its
 //!   `Content-Length` body are complete. Responses without a
 //!   `Content-Length` (chunked, or close-delimited) are refused: the tile
@@ -85,6 +86,45 @@ impl Http1Conn {
         for part in ["GET ", path, " HTTP/1.1\r\nHost: ", &self.host, "\r\n\r\n"] {
             self.request.extend_from_slice(part.as_bytes());
         }
+        let head = self.exchange().await?;
+        Ok(Fetched {
+            status: head.status,
+            body_len: head.content_length,
+        })
+    }
+
+    /// `POST path` with `body` (of type `content_type`), in one write;
+    /// returns the status and the response body. An error leaves the
+    /// connection unusable.
+    pub async fn post(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> anyhow::Result<(u16, &[u8])> {
+        self.request.clear();
+        let length = body.len().to_string();
+        for part in [
+            "POST ",
+            path,
+            " HTTP/1.1\r\nHost: ",
+            &self.host,
+            "\r\nContent-Type: ",
+            content_type,
+            "\r\nContent-Length: ",
+            &length,
+            "\r\n\r\n",
+        ] {
+            self.request.extend_from_slice(part.as_bytes());
+        }
+        self.request.extend_from_slice(body);
+        let head = self.exchange().await?;
+        Ok((head.status, &self.buf[head.len..]))
+    }
+
+    /// Writes the request in `self.request` and reads the whole response
+    /// into `self.buf` (its head, then exactly `Content-Length` bytes).
+    async fn exchange(&mut self) -> anyhow::Result<Head> {
         self.stream.write_all(&self.request).await?;
         // One request in flight, so the buffer starts empty: whatever the
         // previous response left would be a protocol error, caught below.
@@ -105,10 +145,7 @@ impl Http1Conn {
         if head.close {
             bail!("the server closed the connection (Connection: close)");
         }
-        Ok(Fetched {
-            status: head.status,
-            body_len: head.content_length,
-        })
+        Ok(head)
     }
 
     async fn read_more(&mut self) -> anyhow::Result<()> {
