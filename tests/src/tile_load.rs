@@ -343,4 +343,42 @@ mod tests {
             assert!(authority(bad).is_err(), "{bad}");
         }
     }
+
+    #[tokio::test]
+    async fn posts_in_one_request_and_reads_the_answer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let body = b"{\"payload\":\"x\"}".to_vec();
+        let expected = format!(
+            "POST /v1/entries?wait=sequenced HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+            body.len(),
+            String::from_utf8_lossy(&body)
+        );
+        let want = expected.len();
+        // Answers two requests on one connection: a 200 with a body, then a
+        // 503 (keep-alive holds across both).
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            for answer in [
+                &b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"index\":7}"[..],
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\nbusy",
+            ] {
+                let mut request = vec![0; want];
+                s.read_exact(&mut request).await.unwrap();
+                seen.push(request);
+                s.write_all(answer).await.unwrap();
+            }
+            seen
+        });
+        let mut conn = Http1Conn::connect(&addr).await.unwrap();
+        let path = "/v1/entries?wait=sequenced";
+        let (status, answer) = conn.post(path, "application/json", &body).await.unwrap();
+        assert_eq!((status, answer), (200, &b"{\"index\":7}"[..]));
+        let (status, answer) = conn.post(path, "application/json", &body).await.unwrap();
+        assert_eq!((status, answer), (503, &b"busy"[..]));
+        for request in server.await.unwrap() {
+            assert_eq!(String::from_utf8(request).unwrap(), expected);
+        }
+    }
 }
