@@ -141,12 +141,16 @@ pub fn diff(old: &DataHandling, new: &DataHandling) -> Diff {
                 .collect::<BTreeSet<_>>()
         })
     };
-    top.cmp_set(
-        "service.appIdentifiers",
-        apps(old),
-        apps(new),
-        Kind::Neutral,
-    );
+    // Equal lists are equal sets: skip formatting both (most versions keep
+    // them; this runs in the log's sequencer for every version).
+    if old.service.app_identifiers != new.service.app_identifiers {
+        top.cmp_set(
+            "service.appIdentifiers",
+            apps(old),
+            apps(new),
+            Kind::Neutral,
+        );
+    }
     top.cmp(
         "changeNoticePeriod",
         old.change_notice_period.as_ref(),
@@ -214,7 +218,10 @@ pub fn diff(old: &DataHandling, new: &DataHandling) -> Diff {
     };
     for id in ids {
         match (old.claim(id), new.claim(id)) {
-            (Some(a), Some(b)) => {
+            // An unchanged claim has no changed field (`Fields::record`
+            // skips equal values), so the field-by-field pass, which formats
+            // sets, is only run on claims that changed.
+            (Some(a), Some(b)) if a != b => {
                 let changes = diff_claim(a, b);
                 if !changes.is_empty() {
                     out.claims.push(ClaimChange {
@@ -223,6 +230,7 @@ pub fn diff(old: &DataHandling, new: &DataHandling) -> Diff {
                     });
                 }
             }
+            (Some(_), Some(_)) => {}
             (Some(_), None) => out.removed.push(id.to_owned()),
             (None, Some(_)) => out.added.push(id.to_owned()),
             (None, None) => {}

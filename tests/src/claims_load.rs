@@ -130,22 +130,37 @@ impl Vendor {
     /// SHA-256. The claims do not change between versions, so the notice
     /// rule never applies.
     pub fn claim(&self, service: &str, head: Option<&SeriesHead>, now: i64) -> (Vec<u8>, String) {
-        let (envelope, sha, _) = self.claim_sized(service, head, now);
-        (envelope, sha)
+        let payload = self.statement(service, head, now).to_string().into_bytes();
+        self.sign(&payload)
     }
 
-    /// [`Vendor::claim`], plus the statement's length in bytes.
-    fn claim_sized(
-        &self,
-        service: &str,
-        head: Option<&SeriesHead>,
-        now: i64,
-    ) -> (Vec<u8>, String, usize) {
-        let statement = self.statement(service, head, now);
-        let payload = statement.to_string().into_bytes();
-        let sha = hex::encode(Sha256::digest(&payload));
-        let env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &payload, &self.signing);
-        (env.to_canonical_json(), sha, payload.len())
+    /// Signs the statement `payload`: the envelope (canonical JSON) and the
+    /// statement's hex SHA-256.
+    fn sign(&self, payload: &[u8]) -> (Vec<u8>, String) {
+        let sha = hex::encode(Sha256::digest(payload));
+        let env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, payload, &self.signing);
+        (env.to_canonical_json(), sha)
+    }
+
+    /// The vendor's series `service`, pre-rendered (see [`SeriesTemplate`]).
+    pub fn series_template(&self, service: &str) -> SeriesTemplate {
+        let head = SeriesHead {
+            sequence: MARK_NUM,
+            log_index: MARK_NUM + 1,
+            statement_sha256: MARK_SHA.to_owned(),
+        };
+        let render = |head: Option<&SeriesHead>| {
+            let mut v = self.statement(service, head, 0);
+            let p = &mut v["predicate"];
+            p["issuedAt"] = json!(MARK_TIME);
+            p["effectiveFrom"] = json!(MARK_TIME);
+            p["sequence"] = json!(MARK_NUM + 2);
+            split_marks(&v.to_string())
+        };
+        SeriesTemplate {
+            first: render(None),
+            later: render(Some(&head)),
+        }
     }
 
     fn statement(&self, service: &str, head: Option<&SeriesHead>, now: i64) -> Value {
@@ -208,6 +223,111 @@ impl Vendor {
     }
 }
 
+/// Marks of the fields that change between versions, rendered into a
+/// series' statement once and split out: two strings (rendered quoted) and
+/// three numbers no real field takes (`u64::MAX - 2 ..= u64::MAX`).
+const MARK_TIME: &str = "@@time@@";
+const MARK_SHA: &str = "@@sha256@@";
+const MARK_NUM: u64 = u64::MAX - 2;
+
+/// A field that changes between versions of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// `issuedAt` and `effectiveFrom` (a JSON string).
+    Time,
+    /// The version's `sequence`.
+    Sequence,
+    /// `supersedes.sequence`.
+    HeadSequence,
+    /// `supersedes.logIndex`.
+    HeadIndex,
+    /// `supersedes.statementSha256` (a JSON string).
+    HeadSha,
+}
+
+/// A statement's text split at its slots: `(text before, slot)` pairs,
+/// then the text after the last slot.
+#[derive(Debug, Clone)]
+struct Split {
+    parts: Vec<(String, Slot)>,
+    tail: String,
+}
+
+/// Splits `text` (a statement rendered with the marks) at every mark.
+fn split_marks(text: &str) -> Split {
+    let marks = [
+        (format!("\"{MARK_TIME}\""), Slot::Time),
+        (format!("\"{MARK_SHA}\""), Slot::HeadSha),
+        (MARK_NUM.to_string(), Slot::HeadSequence),
+        ((MARK_NUM + 1).to_string(), Slot::HeadIndex),
+        ((MARK_NUM + 2).to_string(), Slot::Sequence),
+    ];
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some((at, mark, slot)) = marks
+        .iter()
+        .filter_map(|(m, slot)| rest.find(m.as_str()).map(|at| (at, m, *slot)))
+        .min_by_key(|&(at, _, _)| at)
+    {
+        parts.push((rest[..at].to_owned(), slot));
+        rest = &rest[at + mark.len()..];
+    }
+    Split {
+        parts,
+        tail: rest.to_owned(),
+    }
+}
+
+/// One series' statement pre-rendered: the JSON text of a version with
+/// the fields that change between versions (times, sequence, `supersedes`)
+/// left as slots, so that a version costs string concatenation instead of
+/// building and serializing a JSON tree (the generator shares the server's
+/// cores). Renders exactly the bytes [`Vendor::claim`] signs.
+#[derive(Debug, Clone)]
+pub struct SeriesTemplate {
+    /// Version 1 (no `supersedes`).
+    first: Split,
+    /// Later versions.
+    later: Split,
+}
+
+impl SeriesTemplate {
+    /// The statement after `head` (`None`: version 1), issued and
+    /// effective at `time` (RFC 3339, as [`ts`] writes it).
+    pub fn render(&self, head: Option<&SeriesHead>, time: &str) -> Vec<u8> {
+        let split = if head.is_some() {
+            &self.later
+        } else {
+            &self.first
+        };
+        let mut out = String::with_capacity(split.tail.len() + 3_200);
+        for (text, slot) in &split.parts {
+            out.push_str(text);
+            match (slot, head) {
+                (Slot::Time, _) => {
+                    out.push('"');
+                    out.push_str(time);
+                    out.push('"');
+                }
+                (Slot::Sequence, h) => {
+                    out.push_str(&h.map_or(1, |h| h.sequence + 1).to_string());
+                }
+                (Slot::HeadSequence, Some(h)) => out.push_str(&h.sequence.to_string()),
+                (Slot::HeadIndex, Some(h)) => out.push_str(&h.log_index.to_string()),
+                (Slot::HeadSha, Some(h)) => {
+                    out.push('"');
+                    out.push_str(&h.statement_sha256);
+                    out.push('"');
+                }
+                // Version 1's text has no `supersedes` slots.
+                (Slot::HeadSequence | Slot::HeadIndex | Slot::HeadSha, None) => {}
+            }
+        }
+        out.push_str(&split.tail);
+        out.into_bytes()
+    }
+}
+
 /// RFC 3339 UTC seconds, as the claim format writes times.
 pub fn ts(unix: i64) -> String {
     Timestamp::from_unix(unix).map_or_else(String::new, |t| t.to_string())
@@ -240,6 +360,7 @@ pub struct Version {
 /// sent one after the other, each once the previous one's index is known.
 pub struct ClaimsRun {
     vendors: Vec<Vendor>,
+    templates: Vec<SeriesTemplate>,
     heads: Vec<Mutex<Option<SeriesHead>>>,
     entries: u64,
     /// Versions built, envelope bytes and statement bytes, for the report.
@@ -247,13 +368,17 @@ pub struct ClaimsRun {
 }
 
 impl ClaimsRun {
-    /// `entries` statements over `vendors` × `services` series.
+    /// `entries` statements over `vendors` × `services` series (every
+    /// series' statement pre-rendered here, before any clock starts).
     pub fn new(vendors: Vec<Vendor>, services: usize, entries: u64) -> ClaimsRun {
-        let heads = (0..vendors.len() * services)
-            .map(|_| Mutex::new(None))
+        let series = vendors.len() * services;
+        let templates = (0..series)
+            .map(|s| vendors[s % vendors.len()].series_template(&service_name(s, vendors.len())))
             .collect();
+        let heads = (0..series).map(|_| Mutex::new(None)).collect();
         ClaimsRun {
             vendors,
+            templates,
             heads,
             entries,
             sizes: Mutex::new((0, 0, 0)),
@@ -283,14 +408,14 @@ impl ClaimsRun {
             .max(1);
         let s = worker + (round % mine) * concurrency;
         let vendor = &self.vendors[s % self.vendors.len()];
-        let service = format!("svc-{}", s / self.vendors.len());
         let head = lock(&self.heads[s]).clone();
         let sequence = head.as_ref().map_or(1, |h| h.sequence + 1);
-        let (envelope, sha, statement_len) = vendor.claim_sized(&service, head.as_ref(), now);
+        let statement = self.templates[s].render(head.as_ref(), &ts(now));
+        let (envelope, sha) = vendor.sign(&statement);
         let mut sizes = lock(&self.sizes);
         sizes.0 += 1;
         sizes.1 += envelope.len() as u64;
-        sizes.2 += statement_len as u64;
+        sizes.2 += statement.len() as u64;
         let version = Version {
             series: s,
             sequence,
@@ -326,6 +451,11 @@ impl ClaimsRun {
             statement / n
         )
     }
+}
+
+/// Series `s`'s service: `svc-<s / vendors>`.
+fn service_name(s: usize, vendors: usize) -> String {
+    format!("svc-{}", s / vendors.max(1))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -413,6 +543,30 @@ mod tests {
         let s = dh.supersedes.unwrap();
         assert_eq!((s.sequence, s.log_index), (1, 41));
         assert_eq!(s.statement_sha256, p1.statement_sha256);
+    }
+
+    #[test]
+    fn templates_render_the_statements_claim_signs() {
+        let v = Vendor::derive("t", 5);
+        let t = v.series_template("svc-3");
+        let now = 1_750_000_123;
+        let (first, _) = v.claim("svc-3", None, now);
+        assert_eq!(t.render(None, &ts(now)), payload(&first));
+        let head = SeriesHead {
+            sequence: 41,
+            log_index: 9_876_543,
+            statement_sha256: "ab".repeat(32),
+        };
+        let (later, _) = v.claim("svc-3", Some(&head), now + 7);
+        let rendered = t.render(Some(&head), &ts(now + 7));
+        assert_eq!(rendered, payload(&later));
+        // Every mark was split out: none is left in the text.
+        let text = String::from_utf8(rendered).unwrap();
+        for mark in [MARK_TIME, MARK_SHA, "1844674407370955161"] {
+            assert!(!text.contains(mark), "{mark}");
+        }
+        assert_eq!(t.first.parts.len(), 3);
+        assert_eq!(t.later.parts.len(), 6);
     }
 
     #[test]

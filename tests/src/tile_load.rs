@@ -7,7 +7,8 @@
 //! correct client does:
 //!
 //! - [`Http1Conn`]: one HTTP/1.1 keep-alive connection (RFC 9112), one
-//!   request at a time: one `write` of the request, then reads into one
+//!   request at a time (`GET`, or a `POST` with a `Content-Length` body, as
+//!   `claimlog-load submit` and `claims` send): one `write` of the request, then reads into one
 //!   reused buffer until the response head (parsed with `httparse`) and its
 //!   `Content-Length` body are complete. Responses without a
 //!   `Content-Length` (chunked, or close-delimited) are refused: the tile
@@ -85,6 +86,45 @@ impl Http1Conn {
         for part in ["GET ", path, " HTTP/1.1\r\nHost: ", &self.host, "\r\n\r\n"] {
             self.request.extend_from_slice(part.as_bytes());
         }
+        let head = self.exchange().await?;
+        Ok(Fetched {
+            status: head.status,
+            body_len: head.content_length,
+        })
+    }
+
+    /// `POST path` with `body` (of type `content_type`), in one write;
+    /// returns the status and the response body. An error leaves the
+    /// connection unusable.
+    pub async fn post(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> anyhow::Result<(u16, &[u8])> {
+        self.request.clear();
+        let length = body.len().to_string();
+        for part in [
+            "POST ",
+            path,
+            " HTTP/1.1\r\nHost: ",
+            &self.host,
+            "\r\nContent-Type: ",
+            content_type,
+            "\r\nContent-Length: ",
+            &length,
+            "\r\n\r\n",
+        ] {
+            self.request.extend_from_slice(part.as_bytes());
+        }
+        self.request.extend_from_slice(body);
+        let head = self.exchange().await?;
+        Ok((head.status, &self.buf[head.len..]))
+    }
+
+    /// Writes the request in `self.request` and reads the whole response
+    /// into `self.buf` (its head, then exactly `Content-Length` bytes).
+    async fn exchange(&mut self) -> anyhow::Result<Head> {
         self.stream.write_all(&self.request).await?;
         // One request in flight, so the buffer starts empty: whatever the
         // previous response left would be a protocol error, caught below.
@@ -105,10 +145,7 @@ impl Http1Conn {
         if head.close {
             bail!("the server closed the connection (Connection: close)");
         }
-        Ok(Fetched {
-            status: head.status,
-            body_len: head.content_length,
-        })
+        Ok(head)
     }
 
     async fn read_more(&mut self) -> anyhow::Result<()> {
@@ -304,6 +341,44 @@ mod tests {
         );
         for bad in ["https://x:1", "http://", "http://x:1/log", "x:1"] {
             assert!(authority(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn posts_in_one_request_and_reads_the_answer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let body = b"{\"payload\":\"x\"}".to_vec();
+        let expected = format!(
+            "POST /v1/entries?wait=sequenced HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+            body.len(),
+            String::from_utf8_lossy(&body)
+        );
+        let want = expected.len();
+        // Answers two requests on one connection: a 200 with a body, then a
+        // 503 (keep-alive holds across both).
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            for answer in [
+                &b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"index\":7}"[..],
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\nbusy",
+            ] {
+                let mut request = vec![0; want];
+                s.read_exact(&mut request).await.unwrap();
+                seen.push(request);
+                s.write_all(answer).await.unwrap();
+            }
+            seen
+        });
+        let mut conn = Http1Conn::connect(&addr).await.unwrap();
+        let path = "/v1/entries?wait=sequenced";
+        let (status, answer) = conn.post(path, "application/json", &body).await.unwrap();
+        assert_eq!((status, answer), (200, &b"{\"index\":7}"[..]));
+        let (status, answer) = conn.post(path, "application/json", &body).await.unwrap();
+        assert_eq!((status, answer), (503, &b"busy"[..]));
+        for request in server.await.unwrap() {
+            assert_eq!(String::from_utf8(request).unwrap(), expected);
         }
     }
 }

@@ -180,6 +180,17 @@ proptest! {
     }
 
     #[test]
+    fn only_the_changed_claim_is_reported(a in predicate(), c in claim("alpha")) {
+        // Unchanged claims are skipped whole (`diff` compares them first);
+        // a changed one is always reported, with at least one field.
+        let mut b = a.clone();
+        b.claims[0] = c;
+        let d = diff(&a, &b);
+        prop_assert!(d.claims.iter().all(|cc| cc.id == "alpha" && !cc.changes.is_empty()));
+        prop_assert_eq!(d.claims.is_empty(), a.claims[0] == b.claims[0]);
+    }
+
+    #[test]
     fn removing_a_claim_is_a_weakening(a in predicate()) {
         prop_assume!(a.claims.len() > 1);
         let mut b = a.clone();

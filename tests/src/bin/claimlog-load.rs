@@ -61,6 +61,17 @@ enum Protocol {
     H2c,
 }
 
+/// How `submit` and `claims` send their submissions.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Client {
+    /// One lean HTTP/1.1 keep-alive connection per concurrent request
+    /// (`tile_load::Http1Conn`): the generator shares the server's cores.
+    Lean,
+    /// reqwest with a connection pool (the client of the figures in
+    /// BENCHMARKS.md taken before the lean one).
+    Reqwest,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Print the `allow_submitters = [...]` TOML line for the key set.
@@ -95,6 +106,9 @@ enum Cmd {
         /// What each request waits for.
         #[arg(long, value_enum, default_value_t = Wait::Sequenced)]
         wait: Wait,
+        /// The HTTP client submissions go through.
+        #[arg(long, value_enum, default_value_t = Client::Lean)]
+        client: Client,
         /// Target submissions per second (open loop); 0 means as fast as
         /// the connections allow.
         #[arg(long, default_value_t = 0)]
@@ -150,6 +164,9 @@ enum Cmd {
         /// What each request waits for.
         #[arg(long, value_enum, default_value_t = Wait::Sequenced)]
         wait: Wait,
+        /// The HTTP client submissions go through.
+        #[arg(long, value_enum, default_value_t = Client::Lean)]
+        client: Client,
         /// The server's process ID, to report its RSS and CPU time.
         #[arg(long)]
         server_pid: Option<u32>,
@@ -202,6 +219,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             size,
             wait,
+            client,
             rate,
             run,
             server_pid,
@@ -223,6 +241,7 @@ fn main() -> anyhow::Result<()> {
                 url: url.trim_end_matches('/').to_owned(),
                 concurrency,
                 wait,
+                client,
                 rate,
                 server_pid,
                 data_dir,
@@ -247,6 +266,7 @@ fn main() -> anyhow::Result<()> {
             run,
             well_known,
             wait,
+            client,
             server_pid,
             data_dir,
             threads,
@@ -259,6 +279,7 @@ fn main() -> anyhow::Result<()> {
                 url: url.trim_end_matches('/').to_owned(),
                 concurrency,
                 wait,
+                client,
                 rate: 0,
                 server_pid,
                 data_dir,
@@ -343,6 +364,7 @@ struct SubmitSetup {
     url: String,
     concurrency: usize,
     wait: Wait,
+    client: Client,
     rate: u64,
     server_pid: Option<u32>,
     data_dir: Option<PathBuf>,
@@ -451,9 +473,8 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
     let source = Arc::new(source);
     let n = source.len();
     let load_before = load_average();
-    // Taken after presigning, so only the submission's CPU counts.
-    let own = std::process::id();
-    let own_before = server_cpu(own);
+    let own_before = server_cpu(std::process::id());
+    let machine_before = machine_ticks();
     let cpu_before = setup.server_pid.and_then(server_cpu);
 
     // The checkpoint poller: (first seen, size) for every new size.
@@ -468,21 +489,28 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
 
     let next = Arc::new(AtomicUsize::new(0));
     let outcomes: Arc<Mutex<Outcomes>> = Arc::default();
-    let target = match setup.wait {
-        Wait::Sequenced => format!("{}/v1/entries?wait=sequenced", setup.url),
-        Wait::Published => format!("{}/v1/entries", setup.url),
+    let path = match setup.wait {
+        Wait::Sequenced => "/v1/entries?wait=sequenced",
+        Wait::Published => "/v1/entries",
     };
+    let concurrency = setup.concurrency;
+    // Lean connections are opened before the clock starts (reqwest opens
+    // its pool's connections on first use).
+    let mut posters = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        posters.push(match setup.client {
+            Client::Lean => {
+                let authority = tile_load::authority(&setup.url)?.to_owned();
+                let conn = Http1Conn::connect(&authority).await?;
+                Poster::Lean(authority, Some(conn))
+            }
+            Client::Reqwest => Poster::Reqwest(http.clone(), format!("{}{path}", setup.url)),
+        });
+    }
     let t0 = Instant::now();
     let mut workers = Vec::new();
-    let concurrency = setup.concurrency;
-    for worker in 0..concurrency {
-        let (http, source, next, outcomes, target) = (
-            http.clone(),
-            source.clone(),
-            next.clone(),
-            outcomes.clone(),
-            target.clone(),
-        );
+    for (worker, mut poster) in posters.into_iter().enumerate() {
+        let (source, next, outcomes) = (source.clone(), next.clone(), outcomes.clone());
         let rate = setup.rate;
         workers.push(tokio::spawn(async move {
             for round in 0.. {
@@ -497,7 +525,7 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
                 let body = source.body(i, worker, round, concurrency);
                 let sent = Instant::now();
                 loop {
-                    let result = post(&http, &target, body.envelope.clone()).await;
+                    let result = poster.post(path, &body.envelope).await;
                     let acked = {
                         let mut o = outcomes.lock().unwrap_or_else(|e| e.into_inner());
                         match result {
@@ -540,7 +568,8 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
     let done = Instant::now();
     let outcomes = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|e| e.into_inner()));
     let cpu_after = setup.server_pid.and_then(server_cpu);
-    let own_after = server_cpu(own);
+    let own_after = server_cpu(std::process::id());
+    let machine_after = machine_ticks();
 
     // Wait (at most 30 s) for a checkpoint covering everything acknowledged.
     let want = outcomes.acks.iter().map(|a| a.index + 1).max().unwrap_or(0);
@@ -610,14 +639,6 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
         );
     }
     print_latency("submit -> published (checkpoint poll, 5 ms)", to_published);
-    if let (Some(before), Some(after)) = (own_before, own_after) {
-        let cpu = after - before;
-        println!(
-            "generator CPU: {cpu:.1} s during the run, {:.1} µs/entry, {:.2} cores",
-            cpu / ok.max(1) as f64 * 1e6,
-            cpu / done.duration_since(t0).as_secs_f64()
-        );
-    }
     if let (Some(pid), Some(before), Some(after)) = (setup.server_pid, cpu_before, cpu_after) {
         let cpu = after - before;
         println!(
@@ -626,6 +647,26 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
             cpu / done.duration_since(t0).as_secs_f64()
         );
         print_rss(pid);
+    }
+    let run_secs = done.duration_since(t0).as_secs_f64();
+    if let (Some(before), Some(after)) = (own_before, own_after) {
+        // Building and signing claims happens inside the run; the generic
+        // mode's envelopes were signed before it.
+        let cpu = after - before;
+        println!(
+            "generator CPU: {cpu:.1} s during the run, {:.1} µs/entry, {:.2} cores",
+            cpu / ok.max(1) as f64 * 1e6,
+            cpu / run_secs
+        );
+    }
+    if let (Some(before), Some(after)) = (machine_before, machine_after) {
+        let (busy, idle) = (after.0 - before.0, after.1 - before.1);
+        println!(
+            "machine: {:.1}% idle during the run ({} cores); load average (1, 5, 15 min): before {load_before}, after {}",
+            100.0 * idle as f64 / (busy + idle).max(1) as f64,
+            std::thread::available_parallelism().map_or(1, usize::from),
+            load_average()
+        );
     }
     let size = published_size_now(&http, &setup.url).await;
     if let (Some(dir), Some(size)) = (&setup.data_dir, size) {
@@ -637,16 +678,60 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
             bytes as f64 / size.max(1) as f64
         );
     }
-    println!(
-        "load average (1, 5, 15 min): before {load_before}, after {}",
-        load_average()
-    );
     Ok(())
 }
 
 enum Posted {
     Index(u64),
     Busy,
+}
+
+/// One worker's way of submitting.
+enum Poster {
+    /// A lean connection to `host:port`; `None` after an error made it
+    /// unusable (the next request reconnects).
+    Lean(String, Option<Http1Conn>),
+    /// The shared reqwest client and the full submission URL.
+    Reqwest(reqwest::Client, String),
+}
+
+impl Poster {
+    /// Submits `body` to `path` (the origin-form submission path).
+    async fn post(&mut self, path: &str, body: &[u8]) -> anyhow::Result<Posted> {
+        match self {
+            Poster::Reqwest(http, url) => post(http, url, body.to_vec()).await,
+            Poster::Lean(authority, slot) => {
+                let conn = match slot {
+                    Some(conn) => conn,
+                    None => slot.insert(Http1Conn::connect(authority).await?),
+                };
+                let answer = conn
+                    .post(path, "application/json", body)
+                    .await
+                    .and_then(|(status, body)| answer(status, body));
+                if answer.is_err() {
+                    *slot = None;
+                }
+                answer
+            }
+        }
+    }
+}
+
+/// A submission's answer: the index of a 200/202, or a 503 to retry.
+fn answer(status: u16, body: &[u8]) -> anyhow::Result<Posted> {
+    match status {
+        200 | 202 => {
+            let v: serde_json::Value = serde_json::from_slice(body)?;
+            let index = v["index"].as_u64().context("receipt without index")?;
+            Ok(Posted::Index(index))
+        }
+        503 => Ok(Posted::Busy),
+        other => bail!(
+            "status {other}: {}",
+            String::from_utf8_lossy(body).trim_end()
+        ),
+    }
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: Vec<u8>) -> anyhow::Result<Posted> {
@@ -658,18 +743,7 @@ async fn post(http: &reqwest::Client, url: &str, body: Vec<u8>) -> anyhow::Resul
         .await?;
     let status = resp.status().as_u16();
     let bytes = resp.bytes().await?;
-    match status {
-        200 | 202 => {
-            let v: serde_json::Value = serde_json::from_slice(&bytes)?;
-            let index = v["index"].as_u64().context("receipt without index")?;
-            Ok(Posted::Index(index))
-        }
-        503 => Ok(Posted::Busy),
-        other => bail!(
-            "status {other}: {}",
-            String::from_utf8_lossy(&bytes).trim_end()
-        ),
-    }
+    answer(status, &bytes)
 }
 
 /// The size line of a checkpoint note (the second line); the load generator
@@ -957,6 +1031,24 @@ async fn tiles(setup: TilesSetup) -> anyhow::Result<()> {
         load_average()
     );
     Ok(())
+}
+
+/// The machine's (busy, idle + iowait) CPU ticks since boot, from the first
+/// line of `/proc/stat`.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...; guest time is
+    // already counted in user.
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    let busy = ticks.iter().take(8).sum::<u64>() - idle;
+    Some((busy, idle))
 }
 
 /// The first three fields of `/proc/loadavg`.
