@@ -146,6 +146,14 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
+        if let ApiError::TooLarge(_) = self {
+            // The rest of the body is never read, so this connection cannot
+            // carry another request: say so (RFC 9112 §9.6), or a client
+            // reusing it writes into a socket we are closing. (HTTP/2
+            // strips the header; its streams are reset instead.)
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 }
@@ -278,7 +286,10 @@ async fn read_body(app: &App, request: Request) -> Result<(Vec<u8>, Reservation)
     // size is known only at the end: reserve the limit, then give back.
     let want = announced.unwrap_or(BODY_LIMIT);
     let mut reservation = match app.sequencer.reserve(SUBMISSION_OVERHEAD_BYTES + want) {
-        Err(SequencerError::PoolFull) => return Err(busy(app)),
+        Err(SequencerError::PoolFull) => {
+            drain(request).await;
+            return Err(busy(app));
+        }
         other => other?,
     };
     let mut body = request.into_body();
@@ -301,19 +312,50 @@ async fn read_body(app: &App, request: Request) -> Result<(Vec<u8>, Reservation)
     Ok((buf, reservation))
 }
 
+/// The `wait` parameter: `published` (the default) or `sequenced`.
+fn parse_wait(query: Option<&str>) -> Result<bool, ApiError> {
+    let params = parse_query(query, &["wait"])?;
+    match params.get("wait").copied() {
+        None | Some("published") => Ok(true),
+        Some("sequenced") => Ok(false),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "wait must be sequenced or published, not {other:?}"
+        ))),
+    }
+}
+
+/// Reads and discards a body we refuse before reading it (bad query, busy),
+/// up to [`BODY_LIMIT`] bytes, holding no more than one frame at a time.
+///
+/// Why: answering and closing a connection whose request body is still
+/// unread makes the kernel reset it (RFC 1122 §4.2.2.13: a close with
+/// received data pending sends a RST), and the client may then lose our
+/// answer. A body over the
+/// limit is not drained: that connection is closed after the 413.
+async fn drain(request: Request) {
+    use http_body_util::BodyExt as _;
+    let mut body = request.into_body();
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > BODY_LIMIT {
+                return;
+            }
+        }
+    }
+}
+
 async fn submit_inner(
     app: &App,
     query: Option<&str>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let params = parse_query(query, &["wait"])?;
-    let wait_published = match params.get("wait").copied() {
-        None | Some("published") => true,
-        Some("sequenced") => false,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "wait must be sequenced or published, not {other:?}"
-            )));
+    let wait_published = match parse_wait(query) {
+        Ok(w) => w,
+        Err(e) => {
+            drain(request).await;
+            return Err(e);
         }
     };
     let (body, mut reservation) = read_body(app, request).await?;
