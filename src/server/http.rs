@@ -691,6 +691,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let gauges = Gauges {
         pool_depth: app.sequencer.pool_depth(),
+        pending_bytes: app.sequencer.pending_bytes(),
         tree_size: app.sequencer.head().0,
         published_size: app.publisher.current().map_or(0, |p| p.size),
     };

@@ -39,6 +39,9 @@ pub struct Metrics {
 pub struct Gauges {
     /// Submissions waiting in the pool.
     pub pool_depth: usize,
+    /// Bytes reserved against `pending_bytes` (bodies being read, envelopes
+    /// in the pool, submitters waiting for an answer).
+    pub pending_bytes: usize,
     /// Committed tree size.
     pub tree_size: u64,
     /// Published checkpoint size.
@@ -141,6 +144,12 @@ impl Metrics {
         );
         gauge(
             &mut out,
+            "claimlog_pending_bytes",
+            "Bytes reserved by submissions in flight (bounded by pending_bytes).",
+            g.pending_bytes as u64,
+        );
+        gauge(
+            &mut out,
             "claimlog_tree_size",
             "Committed tree size.",
             g.tree_size,
@@ -222,6 +231,7 @@ mod tests {
         m.request("/checkpoint", 200);
         let text = m.render(Gauges {
             pool_depth: 7,
+            pending_bytes: 9000,
             tree_size: 4,
             published_size: 3,
         });
@@ -232,6 +242,7 @@ mod tests {
             "claimlog_sequencing_seconds_sum 0.006",
             "claimlog_publishing_seconds_count 1",
             "claimlog_pool_depth 7",
+            "claimlog_pending_bytes 9000",
             "claimlog_tree_size 4",
             "claimlog_published_size 3",
             "claimlog_submissions_total{outcome=\"new\"} 2",

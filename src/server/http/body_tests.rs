@@ -84,6 +84,20 @@ async fn pending_budget_bounds_bodies_and_is_given_back() {
         sequencer.pending_bytes(),
         SUBMISSION_OVERHEAD_BYTES + body(1).len()
     );
+    // ... and /metrics shows it.
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let want = format!(
+        "claimlog_pending_bytes {}",
+        SUBMISSION_OVERHEAD_BYTES + body(1).len()
+    );
+    assert!(metrics.lines().any(|l| l == want), "{want}:\n{metrics}");
     let resp = client.post(&url).body(body(2)).send().await.unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()["retry-after"], "3");
@@ -111,6 +125,8 @@ async fn pending_budget_bounds_bodies_and_is_given_back() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 413);
+    // The unread body makes the connection unusable: the client is told.
+    assert_eq!(resp.headers()["connection"], "close");
     assert_eq!(sequencer.pending_bytes(), 0);
 }
 
