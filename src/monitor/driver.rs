@@ -601,6 +601,18 @@ impl Reporter {
     }
 }
 
+/// A fresh `Idempotency-Key` field value (draft-ietf-httpapi-idempotency-key-header:
+/// a Structured Fields string): 128 random bits in hex, quoted. One per
+/// event, repeated on every attempt to post it, so a receiver can tell a
+/// retry from a new event even when two events' lines are equal (two
+/// outages at the same checkpoint with the same error).
+fn idempotency_key(rng: &mut impl rand_core::RngCore) -> String {
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
 /// POSTs each queued event (JSON body) with retries and exponential back-off;
 /// an event that fails every attempt is reported on stderr and dropped.
 async fn post_events(hook: Webhook, mut rx: mpsc::Receiver<String>) {
@@ -616,11 +628,13 @@ async fn post_events(hook: Webhook, mut rx: mpsc::Receiver<String>) {
         }
     };
     while let Some(body) = rx.recv().await {
+        let key = idempotency_key(&mut rand_core::OsRng);
         let mut delay = hook.first_delay;
         for attempt in 1..=hook.attempts {
             let result = http
                 .post(&hook.url)
                 .header("content-type", "application/json")
+                .header("idempotency-key", &key)
                 .body(body.clone())
                 .send()
                 .await;

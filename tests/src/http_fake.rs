@@ -28,6 +28,8 @@ pub struct Request {
     pub method: String,
     /// The path with its query, e.g. `/tile/0/000`.
     pub path: String,
+    /// The header fields, names lowercased, values trimmed, in order.
+    pub headers: Vec<(String, String)>,
     /// The body (empty for a GET).
     pub body: Vec<u8>,
 }
@@ -44,6 +46,16 @@ pub enum Reply {
     },
     /// Close the connection without answering (the request was read).
     Drop,
+}
+
+impl Request {
+    /// The value of header `name` (lowercase), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Reply {
@@ -103,7 +115,7 @@ fn exchange(mut stream: TcpStream, handler: &Handler) -> anyhow::Result<()> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut reader = BufReader::new(stream.try_clone()?);
-    let (method, path, body) = {
+    let (method, path, headers, body) = {
         let mut line = String::new();
         reader.read_line(&mut line)?;
         let mut parts = line.split_whitespace();
@@ -111,12 +123,18 @@ fn exchange(mut stream: TcpStream, handler: &Handler) -> anyhow::Result<()> {
             bail!("bad request line {line:?}");
         };
         let (method, path) = (method.to_owned(), path.to_owned());
-        let len = read_headers(&mut reader)?;
+        let mut headers = Vec::new();
+        let len = read_headers(&mut reader, &mut headers)?;
         let mut body = vec![0; len];
         reader.read_exact(&mut body)?;
-        (method, path, body)
+        (method, path, headers, body)
     };
-    match handler(&Request { method, path, body }) {
+    match handler(&Request {
+        method,
+        path,
+        headers,
+        body,
+    }) {
         Reply::Drop => Ok(()),
         Reply::Answer { status, body } => {
             write!(
@@ -131,13 +149,20 @@ fn exchange(mut stream: TcpStream, handler: &Handler) -> anyhow::Result<()> {
     }
 }
 
-/// Reads header lines up to the blank line; returns the `Content-Length`.
-fn read_headers(reader: &mut impl std::io::BufRead) -> anyhow::Result<usize> {
+/// Reads header lines up to the blank line into `headers` (name
+/// lowercased, value trimmed); returns the `Content-Length`.
+fn read_headers(
+    reader: &mut impl std::io::BufRead,
+    headers: &mut Vec<(String, String)>,
+) -> anyhow::Result<usize> {
     let mut len = 0;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" {
             return Ok(len);
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
         let lower = line.to_ascii_lowercase();
         if let Some(v) = lower.strip_prefix("content-length:") {
@@ -183,7 +208,7 @@ fn forward_checked(upstream: &str, request: &Request) -> anyhow::Result<Reply> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .with_context(|| format!("status line {status_line:?}"))?;
-    let len = read_headers(&mut reader)?;
+    let len = read_headers(&mut reader, &mut Vec::new())?;
     let mut body = vec![0; len];
     reader.read_exact(&mut body)?;
     Ok(Reply::Answer { status, body })

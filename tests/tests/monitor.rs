@@ -91,12 +91,13 @@ fn wait_for_polls(proxy: &Proxy, before: usize, n: usize) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Every POST a webhook got: whether it was accepted, and the body.
-type Attempts = Arc<Mutex<Vec<(bool, String)>>>;
+/// Every POST a webhook got: whether it was accepted, the body, and its
+/// `Idempotency-Key` (empty if absent).
+type Attempts = Arc<Mutex<Vec<(bool, String, String)>>>;
 
 /// A webhook that answers the first POST 500 and drops the second
 /// connection after reading its request, then accepts everything; records
-/// (accepted, body) for every attempt.
+/// (accepted, body, idempotency key) for every attempt.
 fn flaky_webhook() -> anyhow::Result<(String, Attempts)> {
     let attempts = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&attempts);
@@ -104,7 +105,8 @@ fn flaky_webhook() -> anyhow::Result<(String, Attempts)> {
         let mut log = lock(&log);
         let n = log.len();
         let body = String::from_utf8_lossy(&r.body).into_owned();
-        log.push((n >= 2, body));
+        let key = r.header("idempotency-key").unwrap_or_default().to_owned();
+        log.push((n >= 2, body, key));
         match n {
             0 => Reply::status(500),
             1 => Reply::Drop,
@@ -168,8 +170,8 @@ fn series_webhook_retries_and_restart() -> anyhow::Result<()> {
     let accepted = loop {
         let accepted: Vec<String> = lock(&attempts)
             .iter()
-            .filter(|(ok, _)| *ok)
-            .map(|(_, b)| b.clone())
+            .filter(|(ok, _, _)| *ok)
+            .map(|(_, b, _)| b.clone())
             .collect();
         if accepted.len() >= lines.len() || Instant::now() > deadline {
             break accepted;
@@ -183,9 +185,22 @@ fn series_webhook_retries_and_restart() -> anyhow::Result<()> {
     ensure!(parsed == events, "accepted {accepted:?}, printed {lines:?}");
     let all = lock(&attempts).clone();
     ensure!(
-        all.len() == lines.len() + 2 && all[..3].iter().all(|(_, b)| *b == accepted[0]),
+        all.len() == lines.len() + 2 && all[..3].iter().all(|(_, b, _)| *b == accepted[0]),
         "attempts {all:?}"
     );
+    // Idempotency-Key: a quoted 32-digit hex string, the same on every
+    // attempt at one event, different between events.
+    let keys: Vec<&str> = all.iter().map(|(_, _, k)| k.as_str()).collect();
+    ensure!(
+        keys.iter().all(|k| k.len() == 34
+            && k.starts_with('"')
+            && k.ends_with('"')
+            && k[1..33].bytes().all(|b| b.is_ascii_hexdigit())),
+        "keys {keys:?}"
+    );
+    ensure!(keys[0] == keys[1] && keys[1] == keys[2], "keys {keys:?}");
+    let distinct: std::collections::BTreeSet<&str> = keys[2..].iter().copied().collect();
+    ensure!(distinct.len() == lines.len(), "keys {keys:?}");
 
     // Killed (no chance to finish) and restarted while the vendor publishes
     // again: only the new version is reported, once.
