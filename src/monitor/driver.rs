@@ -609,8 +609,7 @@ impl Reporter {
 fn idempotency_key(rng: &mut impl rand_core::RngCore) -> String {
     let mut bytes = [0u8; 16];
     rng.fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{}\"", hex::encode(bytes))
 }
 
 /// POSTs each queued event (JSON body) with retries and exponential back-off;

@@ -639,26 +639,24 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
         );
     }
     print_latency("submit -> published (checkpoint poll, 5 ms)", to_published);
-    if let (Some(pid), Some(before), Some(after)) = (setup.server_pid, cpu_before, cpu_after) {
-        let cpu = after - before;
-        println!(
-            "server CPU: {cpu:.1} s during the run, {:.1} µs/entry, {:.2} cores",
-            cpu / ok.max(1) as f64 * 1e6,
-            cpu / done.duration_since(t0).as_secs_f64()
+    let (run_secs, acked) = (done.duration_since(t0).as_secs_f64(), ok as u64);
+    if let Some(pid) = setup.server_pid {
+        print_cpu(
+            "server", cpu_before, cpu_after, acked, "entry", run_secs, "",
         );
         print_rss(pid);
     }
-    let run_secs = done.duration_since(t0).as_secs_f64();
-    if let (Some(before), Some(after)) = (own_before, own_after) {
-        // Building and signing claims happens inside the run; the generic
-        // mode's envelopes were signed before it.
-        let cpu = after - before;
-        println!(
-            "generator CPU: {cpu:.1} s during the run, {:.1} µs/entry, {:.2} cores",
-            cpu / ok.max(1) as f64 * 1e6,
-            cpu / run_secs
-        );
-    }
+    // Building and signing claims happens inside the run; the generic
+    // mode's envelopes were signed before it.
+    print_cpu(
+        "generator",
+        own_before,
+        own_after,
+        acked,
+        "entry",
+        run_secs,
+        "",
+    );
     if let (Some(before), Some(after)) = (machine_before, machine_after) {
         let (busy, idle) = (after.0 - before.0, after.1 - before.1);
         println!(
@@ -816,6 +814,28 @@ fn server_cpu(pid: u32) -> Option<f64> {
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // USER_HZ is 100 on Linux.
     Some(ticks as f64 / 100.0)
+}
+
+/// Prints a process's CPU time between two [`server_cpu`] readings (nothing
+/// if either is missing): seconds, per unit of work, and cores busy over
+/// `secs` of wall time.
+fn print_cpu(
+    who: &str,
+    before: Option<f64>,
+    after: Option<f64>,
+    count: u64,
+    unit: &str,
+    secs: f64,
+    suffix: &str,
+) {
+    if let (Some(before), Some(after)) = (before, after) {
+        let cpu = after - before;
+        println!(
+            "{who} CPU: {cpu:.2} s during the run, {:.1} µs/{unit}, {:.2} cores{suffix}",
+            cpu / count.max(1) as f64 * 1e6,
+            cpu / secs.max(1e-9)
+        );
+    }
 }
 
 fn print_rss(pid: u32) {
@@ -1009,21 +1029,18 @@ async fn tiles(setup: TilesSetup) -> anyhow::Result<()> {
         println!("  first failure: {f}");
     }
     print_latency("tile request latency", lat);
-    if let (Some(before), Some(after)) = (own_before, own_after) {
-        let cpu = after - before;
-        println!(
-            "generator CPU: {cpu:.2} s, {:.1} µs/request, {:.2} cores ({threads} runtime threads)",
-            cpu / done.max(1) as f64 * 1e6,
-            cpu / secs
-        );
-    }
-    if let (Some(pid), Some(before), Some(after)) = (server_pid, cpu_before, cpu_after) {
-        let cpu = after - before;
-        println!(
-            "server CPU: {cpu:.2} s, {:.1} µs/request, {:.2} cores",
-            cpu / done.max(1) as f64 * 1e6,
-            cpu / secs
-        );
+    let threads = format!(" ({threads} runtime threads)");
+    print_cpu(
+        "generator",
+        own_before,
+        own_after,
+        done,
+        "request",
+        secs,
+        &threads,
+    );
+    if let Some(pid) = server_pid {
+        print_cpu("server", cpu_before, cpu_after, done, "request", secs, "");
         print_rss(pid);
     }
     println!(
