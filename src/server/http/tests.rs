@@ -10,9 +10,11 @@ use tokio::sync::oneshot;
 
 use super::*;
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
 use crate::merkle::{verify_consistency, verify_inclusion};
 use crate::note::{KeyName, KeyType, Note, SignerKey, VerifierKey};
 use crate::server::config::{Config, load_or_create_key};
+use crate::server::entry::envelope_hash;
 use crate::server::sequencer::{ManualClock, SequencerConfig, check_log};
 use crate::server::store::{MemoryStore, SledStore, Store};
 use crate::tiles::decode_bundle;
@@ -573,15 +575,13 @@ async fn resubmission_is_answered_from_dedup_only_below_the_committed_head() {
     let body = Bytes::from(envelope(7, &key));
     let submit = |app: Arc<App>, body: Bytes| {
         tokio::spawn(async move {
-            let r = submit_inner(
-                &app,
-                Some("wait=sequenced"),
-                Request::new(axum::body::Body::from(body)),
-            )
-            .await
-            .unwrap();
+            use http_body_util::BodyExt as _;
+            let request = axum::http::Request::post("/v1/entries?wait=sequenced")
+                .body(Full::new(body))
+                .unwrap();
+            let r = super::submit::submit_direct(&app, request).await;
             let status = r.status();
-            let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+            let body = r.into_body().collect().await.unwrap().to_bytes();
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
             (status, v["index"].as_u64())
         })
