@@ -451,10 +451,11 @@ impl Sequencer {
         let previous_size = tree.size();
         // 1. Dedup against the log and within the batch.
         let mut results: Vec<Result<Sequenced, SequencerError>> = Vec::with_capacity(batch.len());
-        let mut first_in_batch: HashMap<[u8; 32], usize> = HashMap::new();
-        let mut entries: Vec<Vec<u8>> = Vec::new();
-        let mut leaves: Vec<Hash> = Vec::new();
-        let mut dedup: Vec<([u8; 32], u64)> = Vec::new();
+        // Sized for the whole batch up front: almost every submission is new.
+        let mut first_in_batch: HashMap<[u8; 32], usize> = HashMap::with_capacity(batch.len());
+        let mut entries: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
+        let mut leaves: Vec<Hash> = Vec::with_capacity(batch.len());
+        let mut dedup: Vec<([u8; 32], u64)> = Vec::with_capacity(batch.len());
         let mut index_overlay: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut index_records: Vec<IndexRecord> = Vec::new();
         for p in batch {
