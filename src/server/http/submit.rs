@@ -14,6 +14,8 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -346,7 +348,13 @@ fn receipt(status: StatusCode, index: u64, leaf: &Hash, proof: Option<&str>) -> 
     let mut json = Vec::with_capacity(80 + proof.map_or(0, |p| p.len() + p.len() / 8 + 12));
     // Writing into a Vec cannot fail.
     let _ = write!(json, "{{\"index\":{index},\"leafHash\":\"");
-    json.extend_from_slice(leaf.to_base64().as_bytes());
+    // Standard padded base64 of 32 bytes is 44 bytes (as `Hash::to_base64`),
+    // encoded in place rather than into a String of its own.
+    let mut b64 = [0u8; 44];
+    match STANDARD.encode_slice(leaf.as_bytes(), &mut b64) {
+        Ok(44) => json.extend_from_slice(&b64),
+        _ => json.extend_from_slice(leaf.to_base64().as_bytes()),
+    }
     json.push(b'"');
     if let Some(p) = proof {
         json.extend_from_slice(b",\"proof\":");
