@@ -14,17 +14,17 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt as _, Full};
 
 use super::{ApiError, App, BODY_LIMIT, parse_query, tlog_proof_text};
 use crate::checkpoint::parse_decimal;
 use crate::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
-use crate::merkle::{Hash, leaf_hash};
+use crate::merkle::Hash;
 use crate::server::entry::envelope_hash;
 use crate::server::sequencer::{Reservation, SUBMISSION_OVERHEAD_BYTES, Sequenced, SequencerError};
 
@@ -278,33 +278,22 @@ where
     drop(envelope);
     let hash = envelope_hash(&canonical);
 
-    // Already logged: answer from the dedup index without queueing. Only an
-    // index below the committed head is known to be durable: sled makes a
-    // batch readable before its flush returns, so a hit at or above the head
-    // may belong to a step still flushing. Those go through the sequencer,
-    // whose next step runs after that flush and answers from the dedup index.
-    let sequenced = match app.reader.store().dedup(&hash)? {
-        Some(index) if index < app.sequencer.head().0 => {
-            let entry = app.reader.store().entry(index)?.ok_or_else(|| {
-                ApiError::Internal(format!("dedup points at missing entry {index}"))
-            })?;
-            Sequenced {
-                index,
-                leaf_hash: leaf_hash(&entry),
-                duplicate: true,
-            }
-        }
-        _ => {
-            let rx = match app.sequencer.submit_checked(canonical, hash, check) {
-                Err(SequencerError::PoolFull) => return Err(busy(app)),
-                other => other?,
-            };
-            // Group commit: wake the sequencer now; whatever arrives while
-            // its step is flushing goes into the next step.
-            app.wake.notify_one();
-            rx.await.map_err(|_| SequencerError::Stopped)??
-        }
+    // Queued whether or not it is already logged: the sequencer looks every
+    // submission up in the dedup index anyway (a hit is answered with the
+    // original index and appends nothing), so a lookup here too would cost
+    // every new submission a second random read of the index, which misses
+    // sled's cache on a large log (about 15 µs per entry in BENCHMARKS.md
+    // "Write path, session 11"), to spare a rare resubmission the wait for
+    // one step. It also keeps durability simple: only the sequencer answers,
+    // after the flush of the step that holds the entry.
+    let rx = match app.sequencer.submit_checked(canonical, hash, check) {
+        Err(SequencerError::PoolFull) => return Err(busy(app)),
+        other => other?,
     };
+    // Group commit: wake the sequencer now; whatever arrives while its step
+    // is flushing goes into the next step.
+    app.wake.notify_one();
+    let sequenced = rx.await.map_err(|_| SequencerError::Stopped)??;
     // Sequenced: the body's share of the budget is free again; the
     // overhead stays until the answer, so waiting receipts are bounded too.
     reservation.shrink_to(SUBMISSION_OVERHEAD_BYTES);
