@@ -281,10 +281,9 @@ where
     // Queued whether or not it is already logged: the sequencer looks every
     // submission up in the dedup index anyway (a hit is answered with the
     // original index and appends nothing), so a lookup here too would cost
-    // every new submission a second random read of the index, which misses
-    // sled's cache on a large log (about 15 µs per entry in BENCHMARKS.md
-    // "Write path, session 11"), to spare a rare resubmission the wait for
-    // one step. It also keeps durability simple: only the sequencer answers,
+    // every new submission a second random read of the index (about 15 µs
+    // of server CPU per entry, BENCHMARKS.md "Write path, session 11"), to
+    // spare a rare resubmission the wait for one step. It also keeps durability simple: only the sequencer answers,
     // after the flush of the step that holds the entry.
     let rx = match app.sequencer.submit_checked(canonical, hash, check) {
         Err(SequencerError::PoolFull) => return Err(busy(app)),
