@@ -20,22 +20,21 @@ use http_body_util::Full;
 use serde_json::json;
 
 use crate::checkpoint::parse_decimal;
-use crate::dsse::{DsseError, Envelope, KeySet, PAYLOAD_TYPE_IN_TOTO};
+use crate::dsse::{DsseError, KeySet};
 use crate::merkle::{Hash, ProofError, leaf_hash};
 use crate::note::Note;
 use crate::proof_bundle::ProofBundle;
 use crate::server::claims::ClaimAdmission;
-use crate::server::entry::{EntryError, LogEntry, envelope_hash};
+use crate::server::entry::{EntryError, LogEntry};
 use crate::server::metrics::{Gauges, Metrics, TILE_ROUTE};
 use crate::server::publisher::Publisher;
 use crate::server::reader::LogReader;
-use crate::server::sequencer::{
-    Rejection, Reservation, SUBMISSION_OVERHEAD_BYTES, Sequenced, Sequencer, SequencerError,
-};
+use crate::server::sequencer::{Rejection, Sequencer, SequencerError};
 use crate::server::store::{PublishedCheckpoint, StoreError};
 use crate::tiles::{TilePath, parse_tile_path};
 
 mod serve;
+mod submit;
 
 pub use serve::serve_http;
 
@@ -193,7 +192,7 @@ impl From<SequencerError> for ApiError {
 /// The router with every endpoint, body limits and request metrics.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/v1/entries", post(submit))
+        .route(submit::SUBMIT_ROUTE, post(submit::submit))
         .route("/v1/entries/{index}", get(get_entry))
         .route("/v1/proof/inclusion", get(inclusion_proof))
         .route("/v1/proof/consistency", get(consistency_proof))
@@ -218,238 +217,6 @@ async fn count_requests(State(app): State<Arc<App>>, req: Request, next: Next) -
         resp.status().as_u16(),
     );
     resp
-}
-
-/// `POST /v1/entries[?wait=sequenced]`.
-async fn submit(
-    State(app): State<Arc<App>>,
-    RawQuery(query): RawQuery,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let result = submit_inner(&app, query.as_deref(), request).await;
-    if let Err(e) = &result {
-        app.metrics.submission(match e {
-            ApiError::BadRequest(_) => "malformed",
-            ApiError::Forbidden(_) => "bad_signature",
-            ApiError::TooLarge(_) => "too_large",
-            ApiError::Unavailable { .. } => "busy",
-            ApiError::Rejected(_) => "rejected",
-            _ => "error",
-        });
-    }
-    result
-}
-
-/// The body size a request announces in `Content-Length`, if it does:
-/// canonical decimal only; anything else is refused (hyper has already
-/// refused a malformed or repeated header on HTTP/1.1).
-fn announced_length(headers: &axum::http::HeaderMap) -> Result<Option<usize>, ApiError> {
-    let Some(v) = headers.get(header::CONTENT_LENGTH) else {
-        return Ok(None);
-    };
-    let bad = || ApiError::BadRequest("bad Content-Length".into());
-    let n = parse_decimal(v.to_str().map_err(|_| bad())?).ok_or_else(bad)?;
-    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
-}
-
-/// 503 with `Retry-After`: the pending pool or budget is full.
-fn busy(app: &App) -> ApiError {
-    ApiError::Unavailable {
-        reason: SequencerError::PoolFull.to_string(),
-        retry_after: app.retry_after_secs,
-    }
-}
-
-fn too_large() -> ApiError {
-    ApiError::TooLarge(format!("request body larger than {BODY_LIMIT} bytes"))
-}
-
-/// Reads a submission's body into a buffer of exactly its size (at most
-/// [`BODY_LIMIT`]), charging it to the sequencer's pending budget first.
-///
-/// Why not axum's `Bytes` extractor: it returns a slice of hyper's read
-/// buffer, which would keep that whole buffer (8 KiB or more, grown for
-/// large bodies) alive for as long as the submission waits, while hyper
-/// allocates a new one for the connection; and nothing would bound how many
-/// bodies are held at once. Here each frame is copied and dropped at once,
-/// and a body is read only under a [`Reservation`] of its size, so bodies
-/// being read, envelopes in the pool and submitters waiting for receipts
-/// stay within `pending_bytes` whatever the number of connections
-/// (`spec/log-api.md` "Memory").
-async fn read_body(app: &App, request: Request) -> Result<(Vec<u8>, Reservation), ApiError> {
-    use http_body_util::BodyExt as _;
-    let announced = announced_length(request.headers())?;
-    if announced.is_some_and(|n| n > BODY_LIMIT) {
-        return Err(too_large());
-    }
-    // Without Content-Length (chunked, or HTTP/2 without the header) the
-    // size is known only at the end: reserve the limit, then give back.
-    let want = announced.unwrap_or(BODY_LIMIT);
-    let mut reservation = match app.sequencer.reserve(SUBMISSION_OVERHEAD_BYTES + want) {
-        Err(SequencerError::PoolFull) => {
-            drain(request).await;
-            return Err(busy(app));
-        }
-        other => other?,
-    };
-    let mut body = request.into_body();
-    let mut buf = Vec::with_capacity(want);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > want {
-                // More than announced is a framing error hyper reports
-                // itself; more than the limit is ours to refuse.
-                return Err(too_large());
-            }
-            buf.extend_from_slice(&data);
-        }
-    }
-    if buf.len() < buf.capacity() {
-        buf.shrink_to_fit();
-    }
-    reservation.shrink_to(SUBMISSION_OVERHEAD_BYTES + buf.len());
-    Ok((buf, reservation))
-}
-
-/// The `wait` parameter: `published` (the default) or `sequenced`.
-fn parse_wait(query: Option<&str>) -> Result<bool, ApiError> {
-    let params = parse_query(query, &["wait"])?;
-    match params.get("wait").copied() {
-        None | Some("published") => Ok(true),
-        Some("sequenced") => Ok(false),
-        Some(other) => Err(ApiError::BadRequest(format!(
-            "wait must be sequenced or published, not {other:?}"
-        ))),
-    }
-}
-
-/// Reads and discards a body we refuse before reading it (bad query, busy),
-/// up to [`BODY_LIMIT`] bytes, holding no more than one frame at a time.
-///
-/// Why: answering and closing a connection whose request body is still
-/// unread makes the kernel reset it (RFC 1122 §4.2.2.13: a close with
-/// received data pending sends a RST), and the client may then lose our
-/// answer. A body over the
-/// limit is not drained: that connection is closed after the 413.
-async fn drain(request: Request) {
-    use http_body_util::BodyExt as _;
-    let mut body = request.into_body();
-    let mut seen = 0usize;
-    while let Some(Ok(frame)) = body.frame().await {
-        if let Ok(data) = frame.into_data() {
-            seen += data.len();
-            if seen > BODY_LIMIT {
-                return;
-            }
-        }
-    }
-}
-
-async fn submit_inner(
-    app: &App,
-    query: Option<&str>,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let wait_published = match parse_wait(query) {
-        Ok(w) => w,
-        Err(e) => {
-            drain(request).await;
-            return Err(e);
-        }
-    };
-    let (body, mut reservation) = read_body(app, request).await?;
-    let envelope = Envelope::parse(&body)?;
-    // The parsed envelope holds the payload; the raw body is not needed.
-    drop(body);
-    envelope.require_payload_type(PAYLOAD_TYPE_IN_TOTO)?;
-    let check = match &app.claims {
-        Some(claims) => Some(
-            claims
-                .admit(&**app.reader.store(), &envelope)
-                .await
-                .map_err(ApiError::Rejected)?,
-        ),
-        None => {
-            if !app.open_submission {
-                envelope.verify(&app.submitters)?;
-            }
-            None
-        }
-    };
-    let canonical = envelope.to_canonical_json();
-    // Nothing but the canonical JSON (moved into the pool) is kept while
-    // the submission waits.
-    drop(envelope);
-    let hash = envelope_hash(&canonical);
-
-    // Already logged: answer from the dedup index without queueing. Only an
-    // index below the committed head is known to be durable: sled makes a
-    // batch readable before its flush returns, so a hit at or above the head
-    // may belong to a step still flushing. Those go through the sequencer,
-    // whose next step runs after that flush and answers from the dedup index.
-    let sequenced = match app.reader.store().dedup(&hash)? {
-        Some(index) if index < app.sequencer.head().0 => {
-            let entry = app.reader.store().entry(index)?.ok_or_else(|| {
-                ApiError::Internal(format!("dedup points at missing entry {index}"))
-            })?;
-            Sequenced {
-                index,
-                leaf_hash: leaf_hash(&entry),
-                duplicate: true,
-            }
-        }
-        _ => {
-            let rx = match app.sequencer.submit_checked(canonical, hash, check) {
-                Err(SequencerError::PoolFull) => return Err(busy(app)),
-                other => other?,
-            };
-            // Group commit: wake the sequencer now; whatever arrives while
-            // its step is flushing goes into the next step.
-            app.wake.notify_one();
-            rx.await.map_err(|_| SequencerError::Stopped)??
-        }
-    };
-    // Sequenced: the body's share of the budget is free again; the
-    // overhead stays until the answer, so waiting receipts are bounded too.
-    reservation.shrink_to(SUBMISSION_OVERHEAD_BYTES);
-    app.metrics.submission(if sequenced.duplicate {
-        "duplicate"
-    } else {
-        "new"
-    });
-    let Sequenced {
-        index, leaf_hash, ..
-    } = sequenced;
-    if !wait_published {
-        return Ok(receipt(StatusCode::OK, index, &leaf_hash, None));
-    }
-    // Wait until a published checkpoint covers the entry.
-    let mut watch = app.publisher.subscribe();
-    let covered = tokio::time::timeout(
-        app.receipt_timeout,
-        watch.wait_for(|p| p.as_ref().is_some_and(|p| p.size > index)),
-    )
-    .await;
-    let published = match covered {
-        Ok(Ok(p)) => p.clone(),
-        // Timed out, or the publisher is gone: the entry is durable, so say
-        // so with its index; the proof can be fetched later.
-        _ => None,
-    };
-    let Some(published) = published else {
-        return Ok(receipt(StatusCode::ACCEPTED, index, &leaf_hash, None));
-    };
-    let proof = tlog_proof_text(&app.reader, index, &published)?;
-    Ok(receipt(StatusCode::OK, index, &leaf_hash, Some(proof)))
-}
-
-fn receipt(status: StatusCode, index: u64, leaf: &Hash, proof: Option<String>) -> Response {
-    let mut body = json!({ "index": index, "leafHash": leaf.to_base64() });
-    if let Some(p) = proof {
-        body["proof"] = json!(p);
-    }
-    (status, axum::Json(body)).into_response()
 }
 
 /// The C2SP tlog-proof text for `index` under a published checkpoint.
@@ -781,3 +548,6 @@ mod tile_tests;
 
 #[cfg(test)]
 mod body_tests;
+
+#[cfg(test)]
+mod submit_tests;

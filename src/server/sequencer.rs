@@ -451,14 +451,24 @@ impl Sequencer {
         let previous_size = tree.size();
         // 1. Dedup against the log and within the batch.
         let mut results: Vec<Result<Sequenced, SequencerError>> = Vec::with_capacity(batch.len());
-        let mut first_in_batch: HashMap<[u8; 32], usize> = HashMap::new();
-        let mut entries: Vec<Vec<u8>> = Vec::new();
-        let mut leaves: Vec<Hash> = Vec::new();
-        let mut dedup: Vec<([u8; 32], u64)> = Vec::new();
+        // Sized for the whole batch up front: almost every submission is new.
+        let mut first_in_batch: HashMap<[u8; 32], usize> = HashMap::with_capacity(batch.len());
+        let mut entries: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
+        let mut leaves: Vec<Hash> = Vec::with_capacity(batch.len());
+        let mut dedup: Vec<([u8; 32], u64)> = Vec::with_capacity(batch.len());
         let mut index_overlay: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut index_records: Vec<IndexRecord> = Vec::new();
-        for p in batch {
-            if let Some(index) = self.store.dedup(&p.envelope_hash)? {
+        // The dedup lookups in hash order: the index's records are keyed by
+        // hash, so consecutive lookups walk the store's index left to right
+        // instead of jumping across it once per submission.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_unstable_by_key(|&i| batch[i].envelope_hash);
+        let mut logged: Vec<Option<u64>> = vec![None; batch.len()];
+        for i in order {
+            logged[i] = self.store.dedup(&batch[i].envelope_hash)?;
+        }
+        for (p, logged) in batch.iter().zip(logged) {
+            if let Some(index) = logged {
                 let entry = self.store.entry(index)?.ok_or_else(|| {
                     StoreError::Corrupt(format!("dedup index points at missing entry {index}"))
                 })?;

@@ -8,8 +8,11 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use tokio::net::TcpListener;
 
+use super::submit::announced_length;
 use super::tests::test_app;
 use super::*;
+use crate::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
+use crate::server::sequencer::SUBMISSION_OVERHEAD_BYTES;
 use crate::server::sequencer::{ManualClock, SequencerConfig};
 use crate::server::store::{MemoryStore, Store};
 

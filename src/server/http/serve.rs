@@ -12,8 +12,11 @@
 //! boxed body. Here such a request is answered by
 //! [`super::cached_tile_response`] with the bytes shared from the cache;
 //! everything else (partial tiles, entry bundles, misses, 404s, every other
-//! endpoint) goes through the axum [`Router`] exactly as before. We also set
-//! `TCP_NODELAY`, which `axum::serve` does not.
+//! endpoint) goes through the axum [`Router`] exactly as before. The write
+//! path's request, `POST /v1/entries`, also skips the router: it goes
+//! straight to [`super::submit::submit_direct`], which answers exactly as the
+//! routed handler does. We also set `TCP_NODELAY`, which `axum::serve` does
+//! not.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -21,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::Request;
+use axum::http::{Method, Request};
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::service::Service as _;
@@ -32,6 +35,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::submit::{SUBMIT_ROUTE, submit_direct};
 use super::{App, cached_tile_response};
 
 /// The largest HTTP/1.1 read buffer per connection (hyper's minimum is its
@@ -68,18 +72,26 @@ pub async fn serve_http(
     ));
     let router = TowerToHyperService::new(router);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        // Decided before the future is built, so the fast path clones
+        // Decided before the future is built, so the tile fast path clones
         // nothing and the future only carries the router's call.
-        let answer = match cached_tile_response(&app, req.method(), req.uri().path()) {
-            Some(tile) => Ok(tile),
-            None => Err(router.call(req)),
+        let answer = if let Some(tile) = cached_tile_response(&app, req.method(), req.uri().path())
+        {
+            Dispatch::Tile(tile)
+        } else if req.method() == Method::POST && req.uri().path() == SUBMIT_ROUTE {
+            // The router matches this path as is (no decoding, no trailing
+            // slash), so this takes exactly the requests it would route to
+            // the submit handler.
+            Dispatch::Submit(app.clone(), req)
+        } else {
+            Dispatch::Routed(router.call(req))
         };
-        // The response body is a cached tile's shared bytes, or whatever
-        // the router answered.
+        // The response body is a cached tile's shared bytes or a receipt
+        // (one buffer), or whatever the router answered.
         async move {
             match answer {
-                Ok(tile) => Ok::<_, Infallible>(tile.map(Either::Left)),
-                Err(routed) => routed.await.map(|resp| resp.map(Either::Right)),
+                Dispatch::Tile(tile) => Ok::<_, Infallible>(tile.map(Either::Left)),
+                Dispatch::Submit(app, req) => Ok(submit_direct(&app, req).await),
+                Dispatch::Routed(routed) => routed.await.map(|resp| resp.map(Either::Right)),
             }
         }
     });
@@ -147,6 +159,16 @@ pub async fn serve_http(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// What a request is answered by, chosen before its future is built.
+enum Dispatch<R> {
+    /// A full tile from the cache.
+    Tile(axum::http::Response<http_body_util::Full<axum::body::Bytes>>),
+    /// `POST /v1/entries`, handled without routing.
+    Submit(Arc<App>, Request<Incoming>),
+    /// Everything else: the router's future.
+    Routed(R),
 }
 
 /// A failed `accept`: a connection that died in the backlog is skipped; a

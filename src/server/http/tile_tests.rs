@@ -14,6 +14,8 @@ use tokio::sync::oneshot;
 
 use super::tests::{envelope, submitter, test_app};
 use super::*;
+use crate::dsse::{Envelope, PAYLOAD_TYPE_IN_TOTO};
+use crate::server::entry::envelope_hash;
 use crate::server::sequencer::{ManualClock, SequencerConfig};
 use crate::server::store::{MemoryStore, Store};
 
