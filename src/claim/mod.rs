@@ -27,6 +27,7 @@ mod key_binding;
 mod series;
 mod strict_json;
 mod strict_typed;
+mod term;
 mod time;
 mod types;
 mod validate;
