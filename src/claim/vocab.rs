@@ -115,7 +115,7 @@ pub struct TermInfo {
 /// compiled-in registry and never grows, so input chosen to collide can only
 /// slow its own lookup a little; SipHash's flooding resistance would cost more
 /// than the lookup itself on these short keys.
-pub(super) struct Fnv1a(u64);
+struct Fnv1a(u64);
 
 impl Default for Fnv1a {
     fn default() -> Self {
