@@ -163,7 +163,7 @@ fn check(s: &str) -> Result<(), String> {
 impl Term {
     /// Parses and checks `text`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        Term::from_text(text, |t| Box::from(t))
+        Term::from_text(text, Box::from)
     }
 
     /// The text.

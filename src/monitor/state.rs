@@ -643,3 +643,34 @@ fn claim_events(
     };
     std::iter::once(version).chain(withdrawn).collect()
 }
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    /// The state file lists heads by key whatever order the hash map holds
+    /// them in (it held them in a B-tree before, so files are unchanged).
+    #[test]
+    fn heads_are_written_in_key_order() {
+        let keys: Vec<String> = (0..200)
+            .map(|i| format!("v{:03}.example", (i * 7919) % 200))
+            .collect();
+        let map: HashMap<String, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        let mut expected: Vec<&String> = keys.iter().collect();
+        expected.sort();
+        let written: Vec<&String> = sorted(&map).map(|&i| &keys[i]).collect();
+        assert_eq!(written, expected);
+        let pairs: HashMap<(String, String), u8> = [
+            (("b.example".to_owned(), "a".to_owned()), 3),
+            (("a.example".to_owned(), "z".to_owned()), 2),
+            (("a.example".to_owned(), "b".to_owned()), 1),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(sorted(&pairs).copied().collect::<Vec<_>>(), [1, 2, 3]);
+    }
+}
