@@ -75,11 +75,15 @@ fn main() {
             if let EventKind::SeriesViolation { reason, .. } = &e.kind {
                 panic!("violation in the benchmark log: {reason}");
             }
-            let name = serde_json::to_value(e).unwrap()["event"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-            *counts.entry(name).or_default() += 1;
+            // What `claimlog monitor` does with each event: render its JSON
+            // line (`MonitorEvent::to_json_line`), whose first member is the
+            // event's name (the enum's tag).
+            let line = e.to_json_line();
+            let name = line
+                .strip_prefix("{\"event\":\"")
+                .and_then(|rest| rest.split('"').next())
+                .expect("an event line starts with its name");
+            *counts.entry(name.to_owned()).or_default() += 1;
         }
         state = next;
     }

@@ -205,27 +205,42 @@ pub fn keyid(key: &VerifyingKey) -> String {
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, where LEN is the
 /// byte length in ASCII decimal without leading zeros.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = pae_header(payload_type, payload.len());
+    let mut out = pae_header(payload_type, payload.len(), payload.len());
     out.extend_from_slice(payload);
     out
 }
 
 /// The PAE up to the body (`"DSSEv1" SP LEN(type) SP type SP LEN(body) SP`),
-/// with room for the body.
-fn pae_header(payload_type: &str, body_len: usize) -> Vec<u8> {
-    let type_len = payload_type.len().to_string();
-    let body_len_text = body_len.to_string();
-    let mut out = Vec::with_capacity(
-        10 + type_len.len() + payload_type.len() + body_len_text.len() + body_len,
-    );
+/// with room for `room` more bytes (the body, or what a decoder asks for to
+/// write it).
+fn pae_header(payload_type: &str, body_len: usize, room: usize) -> Vec<u8> {
+    // usize has at most 20 decimal digits; the two lengths are written
+    // straight into the buffer, not through a `String` each.
+    let mut out = Vec::with_capacity(10 + 40 + payload_type.len() + room);
     out.extend_from_slice(b"DSSEv1 ");
-    out.extend_from_slice(type_len.as_bytes());
+    push_decimal(&mut out, payload_type.len());
     out.push(b' ');
     out.extend_from_slice(payload_type.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(body_len_text.as_bytes());
+    push_decimal(&mut out, body_len);
     out.push(b' ');
     out
+}
+
+/// Appends `n` in ASCII decimal without leading zeros (as `n.to_string()`).
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // n % 10 < 10, so the cast cannot truncate.
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Verifies many envelopes, each against its key set, with one Ed25519 batch
@@ -343,7 +358,10 @@ impl Envelope {
         let b64 = raw.payload.as_bytes();
         let padding = b64.iter().rev().take(2).filter(|&&c| c == b'=').count();
         let payload_len = (b64.len() / 4 * 3).saturating_sub(padding);
-        let mut pae = pae_header(&raw.payload_type, payload_len);
+        // Room for what `decode_vec` sizes the buffer to (3 bytes per 4
+        // characters, padding included) before it truncates to what it wrote:
+        // with exactly `payload_len`, it would reallocate (and copy) the PAE.
+        let mut pae = pae_header(&raw.payload_type, payload_len, b64.len() / 4 * 3 + 3);
         let payload_start = pae.len();
         STANDARD
             .decode_vec(b64, &mut pae)
@@ -458,6 +476,12 @@ impl Envelope {
         pae
     }
 
+    /// The PAE and where the payload starts in it, taken out of the envelope
+    /// (for keeping the payload without moving it: see [`Envelope::payload`]).
+    pub(crate) fn into_pae(self) -> (Vec<u8>, usize) {
+        (self.pae, self.payload_start)
+    }
+
     /// The PAE of this envelope: the bytes every signature covers (built
     /// once, when the envelope was parsed or signed).
     pub fn pae(&self) -> &[u8] {
@@ -569,7 +593,7 @@ impl Envelope {
 
     /// An envelope with no signatures yet (for the signing constructors).
     fn unsigned(payload_type: &str, payload: &[u8]) -> Envelope {
-        let mut pae = pae_header(payload_type, payload.len());
+        let mut pae = pae_header(payload_type, payload.len(), payload.len());
         let payload_start = pae.len();
         pae.extend_from_slice(payload);
         Envelope {

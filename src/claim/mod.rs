@@ -27,6 +27,7 @@ mod key_binding;
 mod series;
 mod strict_json;
 mod strict_typed;
+mod term;
 mod time;
 mod types;
 mod validate;
@@ -636,21 +637,23 @@ fn parse_statement_two_pass(text: &str) -> Result<ParsedStatement, ClaimError> {
 /// two-pass parse then gives the verdict and the exact error, so this changes
 /// neither.
 fn parse_statement_single_pass(text: &str) -> Option<ParsedStatement> {
+    // The two type URIs are only compared: borrowed from the text (owned
+    // only if written with escapes), not copied.
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct Statement<P> {
-        #[serde(rename = "_type")]
-        type_: String,
+    struct Statement<'a, P> {
+        #[serde(rename = "_type", borrow)]
+        type_: std::borrow::Cow<'a, str>,
         subject: Vec<Subject>,
-        #[serde(rename = "predicateType")]
-        predicate_type: String,
+        #[serde(rename = "predicateType", borrow)]
+        predicate_type: std::borrow::Cow<'a, str>,
         predicate: P,
     }
     fn typed<'a, P: Deserialize<'a>>(
         text: &'a str,
         predicate_type: &str,
     ) -> Option<(Vec<Subject>, P)> {
-        let s: Statement<P> = strict_typed::from_str(text)?;
+        let s: Statement<'a, P> = strict_typed::from_str(text)?;
         (s.type_ == STATEMENT_TYPE_V1 && s.predicate_type == predicate_type)
             .then_some((s.subject, s.predicate))
     }

@@ -10,6 +10,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest as _, Sha256};
 
+pub use super::term::Term;
+
 /// Declares a `String` newtype whose constructor is `check`, with serde, `Display`,
 /// `AsRef<str>` and `as_str`.
 macro_rules! string_newtype {
@@ -89,33 +91,6 @@ string_newtype!(
         let ok = (1..=64).contains(&s.len())
             && s.as_bytes().split(|&c| c == b'-').all(|p| !p.is_empty() && p.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         if ok { Ok(()) } else { Err(format!("invalid identifier {s:?}: want lowercase words joined by '-', at most 64 characters")) }
-    }
-);
-
-string_newtype!(
-    /// A vocabulary term, syntactically: `prefix:LocalName` (`dpv:Analyse`,
-    /// `pd:Communication`) or a lowercase keyword (`user-device`, `googlePlay` for
-    /// label schemes). Whether the term is registered is checked by validation, so
-    /// `claim lint` can report every unknown term at once.
-    Term,
-    |s| {
-        let keyword = |w: &str| {
-            w.as_bytes().split(|&c| c == b'-').all(|p| !p.is_empty() && p.iter().all(|c| c.is_ascii_alphanumeric()))
-                && w.as_bytes()[0].is_ascii_lowercase()
-        };
-        // A byte search, not `split_once`: terms are short, and the generic
-        // pattern searcher costs more than the whole check.
-        let ok = (1..=100).contains(&s.len())
-            && match s.bytes().position(|c| c == b':').map(|i| (&s[..i], &s[i + 1..])) {
-                Some((prefix, local)) => {
-                    !prefix.is_empty()
-                        && prefix.bytes().all(|c| c.is_ascii_lowercase() || c == b'-')
-                        && !local.is_empty()
-                        && local.bytes().all(|c| c.is_ascii_alphanumeric())
-                }
-                None => keyword(s),
-            };
-        if ok { Ok(()) } else { Err(format!("invalid term {s:?}: want prefix:LocalName or a lowercase keyword")) }
     }
 );
 

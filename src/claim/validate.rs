@@ -176,7 +176,7 @@ impl Checker {
     }
 
     fn term(&mut self, field: &str, set: TermSet, term: &Term) {
-        if !self.vocab.contains(set, term.as_str()) {
+        if !term.is_in(self.vocab, set) {
             self.out.push(ClaimError::UnknownTerm {
                 field: self.field(field),
                 term: term.to_string(),
@@ -187,7 +187,7 @@ impl Checker {
     /// [`Checker::term`] for the field `rest` of element `i` of the list `list`
     /// (`list[i].rest`); the path is spelled out only for a problem.
     fn term_in_list(&mut self, (list, i, rest): (&str, usize, &str), set: TermSet, term: &Term) {
-        if !self.vocab.contains(set, term.as_str()) {
+        if !term.is_in(self.vocab, set) {
             self.out.push(ClaimError::UnknownTerm {
                 field: self.field(&format!("{list}[{i}].{rest}")),
                 term: term.to_string(),

@@ -3,7 +3,7 @@
 //! verified checkpoint, and per vendor the key-binding head and the head of
 //! every data-handling series. Entries go in, in index order; events come out.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -19,6 +19,7 @@ use crate::claim::{
     SeriesPolicy, Sha256Digest, authorize_claim_signers, check_key_binding_series,
     check_root_signatures, check_series_with_diff, parse_statement, verified_signers,
 };
+use crate::dsse::Envelope;
 use crate::merkle::{Frontier, Hash};
 use crate::note::Note;
 
@@ -37,10 +38,13 @@ pub struct MonitorState {
     frontier: Frontier,
     /// The newest checkpoint verified (signed note text), with its parsed body.
     checkpoint: Option<(String, Checkpoint)>,
-    /// Key-binding head per domain.
-    keys: BTreeMap<String, Arc<Head<KeyBindingHead>>>,
+    /// Key-binding head per domain. Hash maps, not B-trees: every entry looks
+    /// a head up, and with thousands of vendors a B-tree search compares the
+    /// key with ~10 others whose text is cold in the cache; the state file
+    /// sorts what it writes (`to_bytes`).
+    keys: HashMap<String, Arc<Head<KeyBindingHead>>>,
     /// Data-handling head per (domain, service).
-    series: BTreeMap<(String, String), Arc<Head<SeriesHead>>>,
+    series: HashMap<(String, String), Arc<Head<SeriesHead>>>,
     /// Every key of `keys`, decompressed once (derived from `keys`, so not in
     /// the state file: rebuilt on load).
     verifying_keys: Arc<KeyCache>,
@@ -55,7 +59,36 @@ pub struct MonitorState {
 #[derive(Debug, Clone)]
 struct Head<T> {
     head: T,
-    payload: Vec<u8>,
+    /// The payload from `payload_start` on: the envelope's PAE is kept whole
+    /// rather than moving the payload to the front of it.
+    bytes: Vec<u8>,
+    payload_start: usize,
+}
+
+impl<T> Head<T> {
+    /// A head parsed from `payload`.
+    fn new(head: T, payload: Vec<u8>) -> Head<T> {
+        Head {
+            head,
+            bytes: payload,
+            payload_start: 0,
+        }
+    }
+
+    /// A head parsed from the payload of `envelope`.
+    fn of_envelope(head: T, envelope: Envelope) -> Head<T> {
+        let (bytes, payload_start) = envelope.into_pae();
+        Head {
+            head,
+            bytes,
+            payload_start,
+        }
+    }
+
+    /// The exact payload bytes.
+    fn payload(&self) -> &[u8] {
+        &self.bytes[self.payload_start..]
+    }
 }
 
 impl MonitorState {
@@ -64,8 +97,8 @@ impl MonitorState {
         MonitorState {
             frontier: Frontier::new(),
             checkpoint: None,
-            keys: BTreeMap::new(),
-            series: BTreeMap::new(),
+            keys: HashMap::new(),
+            series: HashMap::new(),
             verifying_keys: Arc::new(KeyCache::default()),
             forks: Vec::new(),
             policy,
@@ -281,14 +314,14 @@ impl MonitorState {
                 }
                 self.keys.insert(
                     domain,
-                    Arc::new(Head {
-                        head: KeyBindingHead {
+                    Arc::new(Head::of_envelope(
+                        KeyBindingHead {
                             log_index: p.index,
                             statement_sha256: sha,
                             binding: kb,
                         },
-                        payload: envelope.into_payload(),
-                    }),
+                        envelope,
+                    )),
                 );
                 events
             }
@@ -322,14 +355,14 @@ impl MonitorState {
                 let events = claim_events(entry, head, &dh, diff);
                 self.series.insert(
                     key,
-                    Arc::new(Head {
-                        head: SeriesHead {
+                    Arc::new(Head::of_envelope(
+                        SeriesHead {
                             log_index: p.index,
                             statement_sha256: sha,
                             predicate: dh,
                         },
-                        payload: envelope.into_payload(),
-                    }),
+                        envelope,
+                    )),
                 );
                 events
             }
@@ -347,15 +380,11 @@ impl MonitorState {
             size: self.frontier.size(),
             frontier: self.frontier.hashes().iter().map(Hash::to_base64).collect(),
             checkpoint: self.checkpoint.as_ref().map(|(t, _)| t.clone()),
-            key_heads: self
-                .keys
-                .values()
-                .map(|h| head(h.head.log_index, &h.payload))
+            key_heads: sorted(&self.keys)
+                .map(|h| head(h.head.log_index, h.payload()))
                 .collect(),
-            series_heads: self
-                .series
-                .values()
-                .map(|h| head(h.head.log_index, &h.payload))
+            series_heads: sorted(&self.series)
+                .map(|h| head(h.head.log_index, h.payload()))
                 .collect(),
             reported_forks: self.forks.clone(),
             max_issued_at_skew_seconds: self.policy.max_issued_at_skew_seconds,
@@ -418,7 +447,7 @@ impl MonitorState {
             }
             if state
                 .keys
-                .insert(domain, Arc::new(Head { head, payload }))
+                .insert(domain, Arc::new(Head::new(head, payload)))
                 .is_some()
             {
                 return Err(bad("two key heads for one domain"));
@@ -440,7 +469,7 @@ impl MonitorState {
             };
             if state
                 .series
-                .insert(key, Arc::new(Head { head, payload }))
+                .insert(key, Arc::new(Head::new(head, payload)))
                 .is_some()
             {
                 return Err(bad("two heads for one series"));
@@ -473,6 +502,14 @@ struct StateFile {
 struct HeadRecord {
     log_index: u64,
     payload: String,
+}
+
+/// The values of `map` in the order of their keys: the state file lists heads
+/// by domain (and service), so one state has one file.
+fn sorted<K: Ord, V>(map: &HashMap<K, V>) -> impl Iterator<Item = &V> {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries.into_iter().map(|(_, v)| v)
 }
 
 fn bad(reason: &str) -> MonitorError {
@@ -605,4 +642,35 @@ fn claim_events(
         }
     };
     std::iter::once(version).chain(withdrawn).collect()
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    /// The state file lists heads by key whatever order the hash map holds
+    /// them in (it held them in a B-tree before, so files are unchanged).
+    #[test]
+    fn heads_are_written_in_key_order() {
+        let keys: Vec<String> = (0..200)
+            .map(|i| format!("v{:03}.example", (i * 7919) % 200))
+            .collect();
+        let map: HashMap<String, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        let mut expected: Vec<&String> = keys.iter().collect();
+        expected.sort();
+        let written: Vec<&String> = sorted(&map).map(|&i| &keys[i]).collect();
+        assert_eq!(written, expected);
+        let pairs: HashMap<(String, String), u8> = [
+            (("b.example".to_owned(), "a".to_owned()), 3),
+            (("a.example".to_owned(), "z".to_owned()), 2),
+            (("a.example".to_owned(), "b".to_owned()), 1),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(sorted(&pairs).copied().collect::<Vec<_>>(), [1, 2, 3]);
+    }
 }
