@@ -17,10 +17,11 @@ use claimlog::server::store::{SledStore, Store};
 
 mod cli;
 
-/// jemalloc, with its defaults: against glibc malloc it took 11-15% off the
-/// server's CPU per claim and the monitor's per entry, and gives memory back
-/// after a surge (glibc kept it) within the same peak; mimalloc peaked above
-/// the 256 MiB bound (BENCHMARKS.md "Global allocator (session 11)").
+/// jemalloc, with its defaults (no runtime configuration): against glibc
+/// malloc it took 12-15% off the server's CPU per claim and the monitor's per
+/// entry, and gives memory back after a surge where glibc keeps it, at about
+/// the same peak; mimalloc peaked above the margin under the 256 MiB bound
+/// (BENCHMARKS.md "Global allocator (session 11)").
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
