@@ -29,6 +29,11 @@ use claimlog::entry::LogEntry;
 use claimlog::merkle::{Frontier, Hash, leaf_hash};
 use claimlog::monitor::{CheckpointRef, EventKind, MonitorState};
 
+// The same allocator as the `claimlog` binary (src/main.rs), so that this
+// measures what `claimlog monitor` runs.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const STEP: usize = 4096;
 const T0: i64 = 1_780_000_000;
 

@@ -17,6 +17,14 @@ use claimlog::server::store::{SledStore, Store};
 
 mod cli;
 
+/// jemalloc, with its defaults (no runtime configuration): against glibc
+/// malloc it took 12-15% off the server's CPU per claim and the monitor's per
+/// entry, and gives memory back after a surge where glibc keeps it, at about
+/// the same peak; mimalloc peaked above the margin under the 256 MiB bound
+/// (BENCHMARKS.md "Global allocator (session 11)").
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The largest statement or envelope file read.
 const MAX_INPUT: u64 = 64 * 1024;
 /// The largest server response read.
