@@ -31,6 +31,7 @@ use claimlog::monitor::{CheckpointRef, EventKind, MonitorState};
 
 // The same allocator as the `claimlog` binary (src/main.rs), so that this
 // measures what `claimlog monitor` runs.
+#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -22,6 +22,7 @@ mod cli;
 /// entry, and gives memory back after a surge where glibc keeps it, at about
 /// the same peak; mimalloc peaked above the margin under the 256 MiB bound
 /// (BENCHMARKS.md "Global allocator (session 11)").
+#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
