@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 use super::tests::{envelope, submitter, test_app};
+use super::tile_tests::{Raw, read_response};
 use super::*;
 use crate::server::entry::envelope_hash;
 use crate::server::sequencer::{ManualClock, SequencerConfig};
@@ -20,13 +21,6 @@ use crate::server::store::{MemoryStore, Store};
 /// Entries in the log before the requests.
 const ENTRIES: u64 = 20;
 
-/// One response: the head with the `date` value blanked, and the body.
-#[derive(Debug, PartialEq, Eq)]
-struct Raw {
-    head: String,
-    body: Vec<u8>,
-}
-
 /// Sends `POST path` with `body` (announcing `length` bytes, which may be
 /// more than sent) and reads one response, framed by its Content-Length.
 async fn raw_post(conn: &mut TcpStream, path: &str, length: usize, body: &[u8]) -> Raw {
@@ -34,40 +28,7 @@ async fn raw_post(conn: &mut TcpStream, path: &str, length: usize, body: &[u8]) 
     let mut request = head.into_bytes();
     request.extend_from_slice(body);
     conn.write_all(&request).await.unwrap();
-    let mut buf = Vec::new();
-    let head_len = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let mut chunk = [0u8; 4096];
-        let n = conn.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "connection closed before the head");
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8(buf[..head_len].to_vec()).unwrap();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length: "))
-        .map_or(0, |v| v.parse().unwrap());
-    while buf.len() < head_len + length {
-        let mut chunk = [0u8; 16384];
-        let n = conn.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "connection closed before the body");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    assert_eq!(buf.len(), head_len + length, "bytes after the response");
-    let head = head
-        .lines()
-        .map(|l| match l.strip_prefix("date: ") {
-            Some(_) => "date: <date>",
-            None => l,
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n");
-    Raw {
-        head,
-        body: buf[head_len..].to_vec(),
-    }
+    read_response(conn, false).await
 }
 
 /// The count of `claimlog_http_requests_total` for the submit route and

@@ -76,9 +76,9 @@ async fn serve_limited(app: &Arc<App>, max_connections: usize) -> Served {
 /// One response read off a raw HTTP/1.1 connection: the head with the
 /// `date` value blanked (it is the only header that varies), and the body.
 #[derive(Debug, PartialEq, Eq)]
-struct Raw {
-    head: String,
-    body: Vec<u8>,
+pub(super) struct Raw {
+    pub(super) head: String,
+    pub(super) body: Vec<u8>,
 }
 
 /// Sends `GET path` on a keep-alive connection and reads exactly one
@@ -90,6 +90,12 @@ async fn raw_get(conn: &mut TcpStream, path: &str) -> Raw {
 async fn raw_request(conn: &mut TcpStream, method: &str, path: &str) -> Raw {
     let request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n\r\n");
     conn.write_all(request.as_bytes()).await.unwrap();
+    read_response(conn, method == "HEAD").await
+}
+
+/// Reads exactly one response off `conn`, framed by its Content-Length
+/// (no body after the head when `head_only`, as for `HEAD`).
+pub(super) async fn read_response(conn: &mut TcpStream, head_only: bool) -> Raw {
     let mut buf = Vec::new();
     let head_len = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -105,7 +111,7 @@ async fn raw_request(conn: &mut TcpStream, method: &str, path: &str) -> Raw {
         .lines()
         .find_map(|l| l.strip_prefix("content-length: "))
         .map_or(0, |v| v.parse().unwrap());
-    let body_len = if method == "HEAD" { 0 } else { length };
+    let body_len = if head_only { 0 } else { length };
     while buf.len() < head_len + body_len {
         let mut chunk = [0u8; 16384];
         let n = conn.read(&mut chunk).await.unwrap();
