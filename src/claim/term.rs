@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::types::deserialize_parsed;
-use super::vocab::{TermSet, Vocabulary};
+use super::vocab::{TermHasher, TermSet, Vocabulary};
 
 /// A vocabulary term, syntactically: `prefix:LocalName` (`dpv:Analyse`,
 /// `pd:Communication`) or a lowercase keyword (`user-device`, `googlePlay` for
@@ -52,44 +52,7 @@ struct Interned {
 struct Interner {
     entries: Vec<Interned>,
     /// Text to index in `entries`.
-    index: HashMap<&'static str, usize, BuildHasherDefault<TextHasher>>,
-}
-
-/// The interner's hash: the length and the first and last 8 bytes of the text,
-/// mixed. Every term a statement holds is looked up, and hashing every byte
-/// (FNV, SipHash) cost more than the rest of the lookup. The table is built
-/// once from the compiled-in registry and never grows, so texts chosen to
-/// collide can only slow their own lookup (which compares whole texts).
-#[derive(Default)]
-struct TextHasher(u64);
-
-impl Hasher for TextHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let word = |b: &[u8]| {
-            let mut w = [0u8; 8];
-            w[..b.len()].copy_from_slice(b);
-            u64::from_le_bytes(w)
-        };
-        let n = bytes.len();
-        let (first, last) = if n > 8 {
-            (word(&bytes[..8]), word(&bytes[n - 8..]))
-        } else {
-            (word(bytes), 0)
-        };
-        // Two multiply-rotate rounds, then MurmurHash3's 64-bit finalizer, so
-        // that every input bit reaches the bits hashbrown uses (low for the
-        // bucket, top for the tag).
-        let mut h = (self.0 ^ n as u64 ^ first).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        h = (h.rotate_left(29) ^ last).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        self.0 = h;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    index: HashMap<&'static str, usize, BuildHasherDefault<TermHasher>>,
 }
 
 impl Interner {

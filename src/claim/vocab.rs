@@ -111,25 +111,36 @@ pub struct TermInfo {
     pub source: String,
 }
 
-/// FNV-1a, the hash of the term index. The index is built once from the
-/// compiled-in registry and never grows, so input chosen to collide can only
-/// slow its own lookup a little; SipHash's flooding resistance would cost more
-/// than the lookup itself on these short keys.
-struct Fnv1a(u64);
+/// The hash of the term indexes (this registry's ranks, and the interner of
+/// [`super::term`]): the length and the first and last 8 bytes of the text,
+/// mixed. Every term a statement holds is looked up, and hashing every byte
+/// (FNV, SipHash) cost more than the rest of the lookup. The table is built
+/// once from the compiled-in registry and never grows, so texts chosen to
+/// collide can only slow their own lookup (which compares whole texts).
+#[derive(Default)]
+pub(super) struct TermHasher(u64);
 
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325) // the FNV offset basis
-    }
-}
-
-impl Hasher for Fnv1a {
+impl Hasher for TermHasher {
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = self.0;
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        let word = |b: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..b.len()].copy_from_slice(b);
+            u64::from_le_bytes(w)
+        };
+        let n = bytes.len();
+        let (first, last) = if n > 8 {
+            (word(&bytes[..8]), word(&bytes[n - 8..]))
+        } else {
+            (word(bytes), 0)
+        };
+        // Two multiply-rotate rounds, then MurmurHash3's 64-bit finalizer, so
+        // that every input bit reaches the bits hashbrown uses (low for the
+        // bucket, top for the tag).
+        let mut h = (self.0 ^ n as u64 ^ first).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h = (h.rotate_left(29) ^ last).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
         self.0 = h;
     }
 
@@ -148,7 +159,7 @@ pub struct Vocabulary {
     /// every statement the log or a monitor reads, and the larger sets (personal
     /// data, purposes) have dozens of terms, too many to scan.
     /// Indexed by `TermSet as usize` (declaration order, which is [`TermSet::ALL`]).
-    ranks: Vec<HashMap<String, usize, BuildHasherDefault<Fnv1a>>>,
+    ranks: Vec<HashMap<String, usize, BuildHasherDefault<TermHasher>>>,
 }
 
 impl Vocabulary {
