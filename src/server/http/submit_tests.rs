@@ -12,11 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 use super::tests::{envelope, submitter, test_app};
-use super::tile_tests::{Raw, read_response};
+use super::tile_tests::{Raw, read_response, sequenced_log};
 use super::*;
-use crate::server::entry::envelope_hash;
-use crate::server::sequencer::{ManualClock, SequencerConfig};
-use crate::server::store::{MemoryStore, Store};
 
 /// Entries in the log before the requests.
 const ENTRIES: u64 = 20;
@@ -47,21 +44,8 @@ fn submit_count(app: &App, status: u16) -> u64 {
 async fn direct_submissions_are_answered_like_routed_ones() {
     // A log of ENTRIES entries by submitter 1, the only allowed submitter,
     // with a published checkpoint so that receipts carry proofs.
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let clock = Arc::new(ManualClock::new(1_800_000_000));
-    let sequencer =
-        Arc::new(Sequencer::new(store.clone(), clock.clone(), SequencerConfig::default()).unwrap());
+    let (store, clock, sequencer) = sequenced_log(ENTRIES).await;
     let key = submitter(1);
-    let mut replies = Vec::new();
-    for n in 0..ENTRIES {
-        let body = envelope(n, &key);
-        let hash = envelope_hash(&body);
-        replies.push(sequencer.submit(body, hash).unwrap());
-    }
-    sequencer.sequence_once().unwrap();
-    for r in replies {
-        r.await.unwrap().unwrap();
-    }
     let mut submitters = KeySet::new();
     assert!(submitters.insert_note_key(&key.verifier()));
     let app = test_app(store, clock, sequencer.clone(), submitters, false, 1);

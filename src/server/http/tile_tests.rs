@@ -25,13 +25,23 @@ const ENTRIES: u64 = 300;
 /// An [`App`] over a memory store holding [`ENTRIES`] entries, sequenced
 /// by hand; nothing has read a tile yet, so the tile cache is empty.
 async fn app_with_entries() -> Arc<App> {
+    let (store, clock, sequencer) = sequenced_log(ENTRIES).await;
+    assert_eq!(sequencer.head().0, ENTRIES);
+    test_app(store, clock, sequencer, KeySet::new(), false, 1)
+}
+
+/// A memory store holding `entries` envelopes by submitter 1, sequenced by
+/// hand, with its clock and sequencer.
+pub(super) async fn sequenced_log(
+    entries: u64,
+) -> (Arc<dyn Store>, Arc<ManualClock>, Arc<Sequencer>) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(1_800_000_000));
     let sequencer =
         Arc::new(Sequencer::new(store.clone(), clock.clone(), SequencerConfig::default()).unwrap());
     let key = submitter(1);
     let mut replies = Vec::new();
-    for n in 0..ENTRIES {
+    for n in 0..entries {
         let body = envelope(n, &key);
         let hash = envelope_hash(&body);
         replies.push(sequencer.submit(body, hash).unwrap());
@@ -42,8 +52,7 @@ async fn app_with_entries() -> Arc<App> {
     for r in replies {
         r.await.unwrap().unwrap();
     }
-    assert_eq!(sequencer.head().0, ENTRIES);
-    test_app(store, clock, sequencer, KeySet::new(), false, 1)
+    (store, clock, sequencer)
 }
 
 /// A running [`serve_http`] on 127.0.0.1:0.
