@@ -280,8 +280,9 @@ impl fmt::Display for SignedCheckpoint {
 }
 
 /// Parses a canonical decimal u64: ASCII digits only, no sign, no leading
-/// zero except for `0` itself (specs.md §11.7).
-pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
+/// zero except for `0` itself (specs.md §11.7), as checkpoint sizes and the
+/// other numbers of the C2SP text formats are written.
+pub fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
     {
         return None;

@@ -36,6 +36,7 @@ pub mod dsse;
 pub mod ed25519;
 pub mod entry;
 pub mod evidence;
+mod lines;
 pub mod merkle;
 pub mod monitor;
 pub mod note;

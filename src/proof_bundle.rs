@@ -28,6 +28,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, parse_decimal};
+use crate::lines::{ProofLinesError, parse_proof_lines, split_line};
 use crate::merkle::{Hash, ProofError, leaf_hash, verify_inclusion};
 use crate::note::{MAX_NOTE_SIZE, Note, NoteError};
 use crate::policy::{Policy, PolicyError, VerifiedCheckpoint};
@@ -173,34 +174,14 @@ impl ProofBundle {
             .and_then(|d| std::str::from_utf8(d).ok())
             .and_then(parse_decimal)
             .ok_or(ProofBundleError::InvalidIndex)?;
-        let mut proof = Vec::new();
-        loop {
-            let line = next_line(&mut rest)?;
-            if line.is_empty() {
-                break;
-            }
-            if proof.len() == MAX_PROOF_LINES {
-                return Err(ProofBundleError::TooManyProofLines {
-                    max: MAX_PROOF_LINES,
-                });
-            }
-            // `Hash::from_base64` is strict: canonical padding bits, no
-            // whitespace, exactly 32 bytes.
-            let hash = std::str::from_utf8(line)
-                .ok()
-                .and_then(Hash::from_base64)
-                .ok_or(ProofBundleError::InvalidProofLine(proof.len() + 1))?;
-            proof.push(hash);
-        }
-        let note = Note::parse(rest)?;
-        let checkpoint = Checkpoint::parse(note.text())?;
-        Ok(ProofBundle {
-            extra,
-            index,
-            proof,
-            note,
-            checkpoint,
-        })
+        let proof = parse_proof_lines(&mut rest, MAX_PROOF_LINES).map_err(|e| match e {
+            ProofLinesError::Unterminated => ProofBundleError::Truncated,
+            ProofLinesError::TooMany => ProofBundleError::TooManyProofLines {
+                max: MAX_PROOF_LINES,
+            },
+            ProofLinesError::Invalid(n) => ProofBundleError::InvalidProofLine(n),
+        })?;
+        ProofBundle::new(extra, index, proof, Note::parse(rest)?)
     }
 
     /// The formatted file.
@@ -310,12 +291,8 @@ impl VerifiedProof {
 
 /// Splits off the next LF-terminated line (without its LF).
 fn next_line<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], ProofBundleError> {
-    let end = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(ProofBundleError::Truncated)?;
-    let (line, tail) = rest.split_at(end);
-    *rest = &tail[1..];
+    let (line, tail) = split_line(rest).ok_or(ProofBundleError::Truncated)?;
+    *rest = tail;
     Ok(line)
 }
 

@@ -27,6 +27,7 @@
 use std::fmt;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Origin, SignedCheckpoint, parse_decimal};
+use crate::lines::{ProofLinesError, parse_proof_lines, split_line};
 use crate::merkle::{Hash, ProofError, empty_root, verify_consistency};
 use crate::note::{MAX_SIGNATURES, Note, NoteError, Signature, VerifierKey};
 
@@ -266,33 +267,13 @@ impl AddCheckpointRequest {
             .and_then(|n| std::str::from_utf8(n).ok())
             .and_then(parse_decimal)
             .ok_or(WitnessError::MalformedOldLine)?;
-        let mut proof = Vec::new();
-        loop {
-            let (line, after) = split_line(rest).ok_or(WitnessError::MissingSeparator)?;
-            rest = after;
-            if line.is_empty() {
-                break;
-            }
-            // Checked before decoding, so a body of many lines costs at most
-            // 64 decodes.
-            if proof.len() == MAX_PROOF_LINES {
-                return Err(WitnessError::TooManyProofLines);
-            }
-            let hash = std::str::from_utf8(line)
-                .ok()
-                .and_then(Hash::from_base64)
-                .ok_or(WitnessError::MalformedProofLine(proof.len() + 1))?;
-            proof.push(hash);
-        }
+        let proof = parse_proof_lines(&mut rest, MAX_PROOF_LINES).map_err(|e| match e {
+            ProofLinesError::Unterminated => WitnessError::MissingSeparator,
+            ProofLinesError::TooMany => WitnessError::TooManyProofLines,
+            ProofLinesError::Invalid(n) => WitnessError::MalformedProofLine(n),
+        })?;
         let note = Note::parse(rest).map_err(WitnessError::MalformedNote)?;
-        let checkpoint =
-            Checkpoint::parse(note.text()).map_err(WitnessError::MalformedCheckpoint)?;
-        Ok(AddCheckpointRequest {
-            old,
-            proof,
-            note,
-            checkpoint,
-        })
+        AddCheckpointRequest::new(old, proof, note)
     }
 
     /// The size the client believes the witness last cosigned.
@@ -452,12 +433,6 @@ pub fn parse_size_body(body: &[u8]) -> Result<u64, WitnessError> {
         .and_then(|n| std::str::from_utf8(n).ok())
         .and_then(parse_decimal)
         .ok_or(WitnessError::MalformedSizeBody)
-}
-
-/// Splits off the first LF-terminated line (without its LF).
-fn split_line(input: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = input.iter().position(|&b| b == b'\n')?;
-    Some((&input[..i], &input[i + 1..]))
 }
 
 #[cfg(test)]

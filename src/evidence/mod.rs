@@ -336,15 +336,11 @@ impl Evidence {
 
 /// Splits off the next LF-terminated line (without its LF); `line` is its number.
 fn next_line<'a>(rest: &mut &'a [u8], line: usize) -> Result<(&'a [u8], usize), EvidenceError> {
-    let end = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(EvidenceError::Format {
-            line,
-            reason: "file ends before the tlog-proof",
-        })?;
-    let (text, tail) = rest.split_at(end);
-    *rest = &tail[1..];
+    let (text, tail) = crate::lines::split_line(rest).ok_or(EvidenceError::Format {
+        line,
+        reason: "file ends before the tlog-proof",
+    })?;
+    *rest = tail;
     Ok((text, line))
 }
 

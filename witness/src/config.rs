@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use claimlog::checkpoint::Origin;
+use claimlog::checkpoint::{Origin, parse_decimal};
 use claimlog::note::{KeyType, VerifierKey};
 
 /// The largest configuration or log-list file read, in bytes.
@@ -282,15 +282,6 @@ pub fn parse_log_list(text: &str) -> Result<Vec<ListedLog>, ConfigError> {
         });
     }
     Ok(out)
-}
-
-/// Canonical decimal u64 (specs.md §11.7): digits only, no leading zero.
-fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
-    {
-        return None;
-    }
-    s.parse().ok()
 }
 
 /// Reads a UTF-8 file of at most [`MAX_CONFIG_SIZE`] bytes.
