@@ -223,32 +223,40 @@ impl Sha256Digest {
     /// Parses exactly 64 lowercase hex digits.
     pub fn parse(text: &str) -> Result<Self, String> {
         let b = text.as_bytes();
-        let nibble = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
         let mut out = [0u8; 32];
-        if b.len() != 64 {
+        // Branch-free over a table (0xFF marks a non-digit): a monitor parses
+        // several digests per log entry (keyids, `supersedes`, subjects).
+        let mut bad = u8::from(b.len() != 64);
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let (h, l) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
+            bad |= h | l;
+            *o = h << 4 | l;
+        }
+        if bad & 0xF0 != 0 || b.len() != 64 {
             return Err(format!(
                 "invalid sha256 {:?}: want 64 lowercase hex digits",
                 truncate(text)
             ));
         }
-        for (i, pair) in b.chunks_exact(2).enumerate() {
-            match (nibble(pair[0]), nibble(pair[1])) {
-                (Some(h), Some(l)) => out[i] = h << 4 | l,
-                _ => {
-                    return Err(format!(
-                        "invalid sha256 {:?}: want 64 lowercase hex digits",
-                        truncate(text)
-                    ));
-                }
-            }
-        }
         Ok(Self(out))
     }
 }
+
+/// The value of each lowercase hex digit, 0xFF for every other byte.
+const HEX: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 impl fmt::Display for Sha256Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -616,6 +624,60 @@ mod tests {
             "AAAA",
         ] {
             assert!(PublicKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The table-driven `Sha256Digest::parse` accepts exactly 64 lowercase
+    /// hex digits, to the same bytes as a per-digit definition: every byte
+    /// value at every other position of a valid digest, and every length
+    /// from 0 to 66.
+    #[test]
+    fn sha256_parse_matches_the_digit_definition() {
+        fn reference(text: &str) -> Option<[u8; 32]> {
+            let digit = |c: u8| match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                _ => None,
+            };
+            let b = text.as_bytes();
+            if b.len() != 64 {
+                return None;
+            }
+            let mut out = [0u8; 32];
+            for (i, p) in b.chunks_exact(2).enumerate() {
+                out[i] = digit(p[0])? << 4 | digit(p[1])?;
+            }
+            Some(out)
+        }
+        let valid: String = "0123456789abcdef".repeat(4);
+        let check = |t: &str| {
+            let got = Sha256Digest::parse(t);
+            assert_eq!(got.as_ref().ok().map(|d| d.0), reference(t), "{t:?}");
+            if got.is_err() {
+                assert_eq!(
+                    got,
+                    Err(format!(
+                        "invalid sha256 {:?}: want 64 lowercase hex digits",
+                        truncate(t)
+                    ))
+                );
+            }
+        };
+        for pos in [0, 1, 31, 62, 63] {
+            for c in 0..=255u8 {
+                let mut b = valid.clone().into_bytes();
+                b[pos] = c;
+                if let Ok(t) = String::from_utf8(b) {
+                    check(&t);
+                }
+            }
+            // A two-byte character in place of two digits: still 64 bytes.
+            let p = pos.min(62);
+            check(&format!("{}\u{e9}{}", &valid[..p], &valid[p + 2..]));
+        }
+        for len in 0..=66 {
+            check(&"a".repeat(len));
+            check(&"A".repeat(len));
         }
     }
 
