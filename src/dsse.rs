@@ -742,5 +742,6 @@ fn payload_type_of(payload_type: String) -> Cow<'static, str> {
 }
 
 mod canonical;
+pub(crate) use canonical::last_index_of;
 #[cfg(test)]
 mod tests;

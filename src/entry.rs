@@ -73,9 +73,7 @@ impl LogEntry {
             .ok_or(EntryError::Malformed("not {\"envelope\":...}"))?;
         // In canonical JSON every quote inside a string is escaped, so the
         // last bare `,"integratedTime":` is the top-level key.
-        let split = inner
-            .windows(TIME_KEY.len())
-            .rposition(|w| w == TIME_KEY)
+        let split = crate::dsse::last_index_of(inner, TIME_KEY)
             .ok_or(EntryError::Malformed("no integratedTime"))?;
         let (envelope_json, time) = (&inner[..split], &inner[split + TIME_KEY.len()..]);
         let time = std::str::from_utf8(time)

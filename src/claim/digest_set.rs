@@ -215,7 +215,11 @@ mod tests {
                 .map_err(|e| e.to_string());
             assert_eq!(ours, reference, "{input}");
             let strict = super::super::strict_typed::from_str::<DigestSet>(input);
-            assert_eq!(strict, ours.clone().ok().filter(|_| !input.contains("null")), "{input}");
+            assert_eq!(
+                strict,
+                ours.clone().ok().filter(|_| !input.contains("null")),
+                "{input}"
+            );
         }
     }
 }

@@ -50,7 +50,7 @@ pub(super) fn parse_plain(json: &[u8]) -> Option<Envelope> {
         return None;
     }
     let rest = json.strip_prefix(HEAD)?;
-    let split = rest.windows(TYPE_KEY.len()).rposition(|w| w == TYPE_KEY)?;
+    let split = last_index_of(rest, TYPE_KEY)?;
     let payload = &rest[..split];
     let (payload_type, rest) = plain_string(&rest[split + TYPE_KEY.len()..])?;
     let mut rest = rest.strip_prefix(SIGNATURES_KEY)?;
@@ -77,6 +77,22 @@ pub(super) fn parse_plain(json: &[u8]) -> Option<Envelope> {
         }
     }
     Envelope::from_fields(payload, payload_type_of_str(payload_type), &mut sigs[..n]).ok()
+}
+
+/// Where the last occurrence of `needle` (not empty) starts in `hay`, as
+/// `hay.windows(needle.len()).rposition(|w| w == needle)`, found by jumping
+/// back from one occurrence of its first byte to the next rather than
+/// comparing a window at every position (for a needle near the end).
+pub(crate) fn last_index_of(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut end = hay.len();
+    loop {
+        let i = hay[..end].iter().rposition(|&c| c == first)?;
+        if hay[i..].starts_with(needle) {
+            return Some(i);
+        }
+        end = i;
+    }
 }
 
 /// A plain string's text up to its closing quote, and what follows the

@@ -707,3 +707,42 @@ proptest::proptest! {
         check_fast_path(&m);
     }
 }
+
+/// `last_index_of` finds what `windows().rposition()` finds: every needle
+/// of up to 3 bytes over every haystack of up to 6 bytes from {a, b}, and
+/// the two needles the entry and envelope parses use.
+#[test]
+fn last_index_of_matches_windows() {
+    fn words(max: usize) -> Vec<Vec<u8>> {
+        let mut out = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..max {
+            let next: Vec<Vec<u8>> = last
+                .iter()
+                .flat_map(|w: &Vec<u8>| [b'a', b'b'].map(|c| [w.as_slice(), &[c]].concat()))
+                .collect();
+            out.extend(next.iter().cloned());
+            last = next;
+        }
+        out
+    }
+    let reference =
+        |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).rposition(|w| w == needle);
+    for needle in words(3).iter().filter(|n| !n.is_empty()) {
+        for hay in words(6) {
+            assert_eq!(
+                last_index_of(&hay, needle),
+                reference(&hay, needle),
+                "{hay:?} {needle:?}"
+            );
+        }
+    }
+    let json = Envelope::sign("a\",\"payloadType\":\"", b"x", &test_key(1)).to_canonical_json();
+    for needle in [
+        &b"\",\"payloadType\":\""[..],
+        b",\"integratedTime\":",
+        b"\"",
+    ] {
+        assert_eq!(last_index_of(&json, needle), reference(&json, needle));
+    }
+}
