@@ -26,6 +26,7 @@ mod diff;
 mod digest_set;
 mod key_binding;
 mod series;
+mod small_str;
 mod strict_json;
 mod strict_typed;
 mod term;

@@ -10,27 +10,29 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use super::small_str::SmallStr;
 pub use super::term::Term;
 
-/// Declares a `String` newtype whose constructor is `check`, with serde, `Display`,
-/// `AsRef<str>` and `as_str`.
+/// Declares a text newtype whose constructor is `check`, with serde, `Display`,
+/// `AsRef<str>` and `as_str`. The text is a [`SmallStr`] (inline when short);
+/// order, equality, hash, `Debug`, JSON and errors are those of the text, as
+/// when it was a `String`.
 macro_rules! string_newtype {
     ($(#[$doc:meta])* $name:ident, $check:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(SmallStr);
 
         impl $name {
             /// Parses and checks `text`.
             pub fn parse(text: &str) -> Result<Self, String> {
                 let check: fn(&str) -> Result<(), String> = $check;
-                check(text).map(|()| Self(text.to_owned()))
+                check(text).map(|()| Self(SmallStr::new(text)))
             }
 
             /// The text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
@@ -38,25 +40,40 @@ macro_rules! string_newtype {
             type Error = String;
             fn try_from(s: String) -> Result<Self, String> {
                 let check: fn(&str) -> Result<(), String> = $check;
-                check(&s).map(|()| Self(s))
+                check(&s).map(|()| Self(SmallStr::from_string(s)))
             }
         }
 
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0
+                v.0.into_string()
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
+            }
+        }
+
+        /// The text, as a JSON string.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        /// Read in place ([`deserialize_parsed`]): the same values and
+        /// errors as `#[serde(try_from = "String")]`, without a `String`.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                deserialize_parsed(d, Self::parse)
             }
         }
     };
@@ -473,6 +490,56 @@ mod tests {
             "\"P\"",
             "\"PT-1H\"",
             "-1"
+        );
+        // The text newtypes: the reference goes through `TryFrom<String>`
+        // (as the derive did), ours reads in place; both sides of the inline
+        // limit, escapes, non-ASCII, faults, non-strings.
+        let long = format!("\"{}\"", "a".repeat(40));
+        let long_text = format!("\"{}\"", "Long text ".repeat(30).trim_end());
+        macro_rules! same_via_try_from_string {
+            ($($ty:ty),*) => {$({
+                #[derive(Debug, PartialEq, Deserialize)]
+                #[serde(try_from = "String")]
+                struct ViaString($ty);
+                impl TryFrom<String> for ViaString {
+                    type Error = String;
+                    fn try_from(s: String) -> Result<Self, String> {
+                        <$ty>::try_from(s).map(ViaString)
+                    }
+                }
+                for input in [
+                    "\"chat.example\"", "\"chat-content\"", "\"en\"", "\"zh-CN\"",
+                    "\"https://chat.example/x\"", "\"mailto:a@b.example\"",
+                    "\"ExampleChat Ltd.\"", "\"\\u0063hat.example\"", "\"caf\u{e9} \u{1f600}\"",
+                    long.as_str(), long_text.as_str(), "\" padded \"", "\"\"", "\"A.B\"",
+                    "\"a\\nb\"", "1", "null", "[\"x\"]", "{}", "\"x",
+                ] {
+                    let ours = serde_json::from_str::<$ty>(input).map_err(|e| e.to_string());
+                    let reference = serde_json::from_str::<ViaString>(input)
+                        .map(|r| r.0)
+                        .map_err(|e| e.to_string());
+                    assert_eq!(ours, reference, "{input}");
+                    if let Ok(v) = &ours {
+                        // The text and its JSON are the input's.
+                        let text: String = serde_json::from_str(input).unwrap();
+                        assert_eq!(v.as_str(), text);
+                        assert_eq!(String::from(v.clone()), text);
+                        assert_eq!(v.to_string(), text);
+                        assert_eq!(serde_json::to_string(v).unwrap(), serde_json::to_string(&text).unwrap());
+                        assert_eq!(format!("{v:?}"), format!("{}({text:?})", stringify!($ty)));
+                        assert_eq!(<$ty>::parse(&text).as_ref(), Ok(v));
+                    }
+                }
+            })*};
+        }
+        same_via_try_from_string!(
+            Domain,
+            Identifier,
+            Text,
+            LanguageTag,
+            HttpsUrl,
+            Contact,
+            Label
         );
     }
 
