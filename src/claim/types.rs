@@ -56,6 +56,13 @@ macro_rules! string_newtype {
             }
         }
 
+        /// Compares the text's bytes, without making a `&str` of it first.
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0.as_bytes() == other.as_bytes()
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 self.as_str()
