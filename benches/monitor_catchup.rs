@@ -13,7 +13,10 @@
 //! the machine runs, CPU time much less, so figures taken while other work
 //! runs can still be compared (record the load average with them).
 //!
-//! `cargo bench --bench monitor_catchup [-- VENDORS VERSIONS THREADS]`.
+//! `cargo bench --bench monitor_catchup [-- VENDORS VERSIONS THREADS]`. With
+//! `MONITOR_BENCH_BUILD_ONLY` set it stops once the log is built, so that
+//! counts over the whole process (allocations under valgrind) can be taken
+//! with and without the catch-up and subtracted.
 
 use std::time::Instant;
 
@@ -69,6 +72,12 @@ fn main() {
         root_hash: frontier.root().to_base64(),
     };
 
+    // For counting what the catch-up alone costs (allocations under
+    // valgrind, say): the same process without it, to subtract.
+    if std::env::var_os("MONITOR_BENCH_BUILD_ONLY").is_some() {
+        println!("built {} entries; catch-up skipped", entries.len());
+        return;
+    }
     let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let mut state = MonitorState::new(SeriesPolicy::default());

@@ -118,7 +118,9 @@ pub struct EnvelopeSignature {
 /// the exact bytes that were signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    payload_type: String,
+    /// Borrowed from [`PAYLOAD_TYPE_IN_TOTO`] when it is that type (every
+    /// envelope the log accepts): nothing to allocate per envelope.
+    payload_type: Cow<'static, str>,
     /// The PAE, built once (the payload is decoded straight into it): every
     /// signature covers it, and the payload is its tail.
     pae: Vec<u8>,
@@ -317,7 +319,15 @@ pub fn verify_many(items: &[(&Envelope, &KeySet)]) -> Vec<Result<usize, DsseErro
 impl Envelope {
     /// Parses an envelope strictly: size cap first, then JSON with no unknown
     /// or duplicate fields, then each field (see the module documentation).
+    ///
+    /// Input in the canonical encoding with plain strings (what the log
+    /// stores) takes a fast path, `canonical::parse_plain`, that gives the
+    /// same envelope; anything else, including every input it cannot vouch
+    /// for, is parsed as JSON, which also names the fault.
     pub fn parse(json: &[u8]) -> Result<Envelope, DsseError> {
+        if let Some(env) = canonical::parse_plain(json) {
+            return Ok(env);
+        }
         Envelope::parse_raw(json).map(|(env, _)| env)
     }
 
@@ -326,6 +336,11 @@ impl Envelope {
     /// anything again (the base64 fields are compared as received: see
     /// `matches_canonical`).
     pub fn parse_checking_canonical(json: &[u8]) -> Result<(Envelope, bool), DsseError> {
+        // What the fast path accepts is canonical by construction (see
+        // `canonical`); everything else is decided by the JSON parse.
+        if let Some(env) = canonical::parse_plain(json) {
+            return Ok((env, true));
+        }
         let (env, raw) = Envelope::parse_raw(json)?;
         let canonical = env.matches_canonical(json, &raw);
         Ok((env, canonical))
@@ -344,9 +359,24 @@ impl Envelope {
         // escape (always, in practice): no copy of the payload text.
         let mut raw: RawEnvelope =
             serde_json::from_slice(json).map_err(|e| DsseError::Json(e.to_string()))?;
-        if raw.payload_type.is_empty()
-            || raw.payload_type.len() > MAX_PAYLOAD_TYPE_BYTES
-            || raw.payload_type.chars().any(char::is_control)
+        let payload_type = payload_type_of(std::mem::take(&mut raw.payload_type));
+        let env = Envelope::from_fields(raw.payload.as_bytes(), payload_type, &mut raw.signatures)?;
+        Ok((env, raw))
+    }
+
+    /// The checks of every field once the JSON is read, in this order:
+    /// `payloadType`, `payload`, the number of signatures, then each
+    /// signature's `keyid`, `sig` and uniqueness. Shared by the JSON parse
+    /// and the canonical fast path (`canonical::parse_plain`), so both give
+    /// the same envelope and the same error. Takes the `keyid`s out of `sigs`.
+    fn from_fields(
+        payload_b64: &[u8],
+        payload_type: Cow<'static, str>,
+        sigs: &mut [RawSignature<'_>],
+    ) -> Result<Envelope, DsseError> {
+        if payload_type.is_empty()
+            || payload_type.len() > MAX_PAYLOAD_TYPE_BYTES
+            || payload_type.chars().any(char::is_control)
         {
             return Err(DsseError::PayloadType);
         }
@@ -355,13 +385,13 @@ impl Envelope {
         // length that is not a multiple of 4 fails to decode) it is 3 bytes
         // per 4 characters less one per `=`. Checked after decoding anyway,
         // so a wrong guess can only refuse, never mis-frame the PAE.
-        let b64 = raw.payload.as_bytes();
+        let b64 = payload_b64;
         let padding = b64.iter().rev().take(2).filter(|&&c| c == b'=').count();
         let payload_len = (b64.len() / 4 * 3).saturating_sub(padding);
         // Room for what `decode_vec` sizes the buffer to (3 bytes per 4
         // characters, padding included) before it truncates to what it wrote:
         // with exactly `payload_len`, it would reallocate (and copy) the PAE.
-        let mut pae = pae_header(&raw.payload_type, payload_len, b64.len() / 4 * 3 + 3);
+        let mut pae = pae_header(&payload_type, payload_len, b64.len() / 4 * 3 + 3);
         let payload_start = pae.len();
         STANDARD
             .decode_vec(b64, &mut pae)
@@ -372,14 +402,14 @@ impl Envelope {
         if payload_len == 0 {
             return Err(DsseError::EmptyPayload);
         }
-        if raw.signatures.is_empty() {
+        if sigs.is_empty() {
             return Err(DsseError::NoSignatures);
         }
-        if raw.signatures.len() > MAX_SIGNATURES {
-            return Err(DsseError::TooManySignatures(raw.signatures.len()));
+        if sigs.len() > MAX_SIGNATURES {
+            return Err(DsseError::TooManySignatures(sigs.len()));
         }
-        let mut signatures: Vec<EnvelopeSignature> = Vec::with_capacity(raw.signatures.len());
-        for (i, s) in raw.signatures.iter_mut().enumerate() {
+        let mut signatures: Vec<EnvelopeSignature> = Vec::with_capacity(sigs.len());
+        for (i, s) in sigs.iter_mut().enumerate() {
             if s.keyid.len() > MAX_KEYID_BYTES || s.keyid.chars().any(char::is_control) {
                 return Err(DsseError::KeyId(i));
             }
@@ -401,13 +431,12 @@ impl Envelope {
             }
             signatures.push(sig);
         }
-        let env = Envelope {
-            payload_type: std::mem::take(&mut raw.payload_type),
+        Ok(Envelope {
+            payload_type,
             pae,
             payload_start,
             signatures,
-        };
-        Ok((env, raw))
+        })
     }
 
     /// Signs `payload` with one Ed25519 key; the keyid is [`keyid`] of its
@@ -444,7 +473,7 @@ impl Envelope {
 
     /// The payload type.
     pub fn payload_type(&self) -> &str {
-        &self.payload_type
+        self.payload_type.as_ref()
     }
 
     /// The exact payload bytes that were signed.
@@ -512,7 +541,20 @@ impl Envelope {
     /// whitespace, `keyid` always present, strings escaped as serde_json
     /// does. Parsing it gives back an equal envelope.
     pub fn to_canonical_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.payload().len() * 4 / 3 + 200);
+        // Enough (one byte more than needed) when the strings need no escape,
+        // always the case for the log's envelopes, so the buffer is never
+        // grown and copied: the
+        // base64 payload, 88 characters per signature, the strings and the
+        // fixed JSON around them.
+        let len = self.payload().len().div_ceil(3) * 4
+            + "{\"payload\":\"\",\"payloadType\":\"\",\"signatures\":[]}".len()
+            + self.payload_type.len()
+            + self
+                .signatures
+                .iter()
+                .map(|s| "{\"keyid\":\"\",\"sig\":\"\"},".len() + s.keyid.len() + 88)
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(len);
         if self.write_canonical_json(&mut out, None).is_err() {
             unreachable!("writing to a Vec cannot fail");
         }
@@ -597,7 +639,7 @@ impl Envelope {
         let payload_start = pae.len();
         pae.extend_from_slice(payload);
         Envelope {
-            payload_type: payload_type.to_owned(),
+            payload_type: payload_type_of(payload_type.to_owned()),
             pae,
             payload_start,
             signatures: Vec::new(),
@@ -633,7 +675,7 @@ struct RawEnvelope<'a> {
     signatures: Vec<RawSignature<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawSignature<'a> {
     #[serde(default)]
@@ -689,5 +731,17 @@ fn hex_lower(bytes: &[u8]) -> String {
     s
 }
 
+/// `payload_type`, borrowed from [`PAYLOAD_TYPE_IN_TOTO`] when it is that
+/// type (dropping the copy), owned otherwise.
+fn payload_type_of(payload_type: String) -> Cow<'static, str> {
+    if payload_type == PAYLOAD_TYPE_IN_TOTO {
+        Cow::Borrowed(PAYLOAD_TYPE_IN_TOTO)
+    } else {
+        Cow::Owned(payload_type)
+    }
+}
+
+mod canonical;
+pub(crate) use canonical::last_index_of;
 #[cfg(test)]
 mod tests;

@@ -46,7 +46,9 @@ pub struct LogEntry {
 impl LogEntry {
     /// Encodes the entry; fails if it is too large for an entry bundle.
     pub fn encode(envelope_json: &[u8], integrated_time: u64) -> Result<Vec<u8>, EntryError> {
-        let time = integrated_time.to_string();
+        // The decimal is written on the stack, not into a `String` of its own.
+        let mut digits = [0u8; 20];
+        let time = decimal(integrated_time, &mut digits);
         let len = PREFIX.len() + envelope_json.len() + TIME_KEY.len() + time.len() + 1;
         if len > MAX_ENTRY_LEN {
             return Err(EntryError::TooLarge(len));
@@ -55,7 +57,7 @@ impl LogEntry {
         out.extend_from_slice(PREFIX);
         out.extend_from_slice(envelope_json);
         out.extend_from_slice(TIME_KEY);
-        out.extend_from_slice(time.as_bytes());
+        out.extend_from_slice(time);
         out.push(b'}');
         Ok(out)
     }
@@ -71,9 +73,7 @@ impl LogEntry {
             .ok_or(EntryError::Malformed("not {\"envelope\":...}"))?;
         // In canonical JSON every quote inside a string is escaped, so the
         // last bare `,"integratedTime":` is the top-level key.
-        let split = inner
-            .windows(TIME_KEY.len())
-            .rposition(|w| w == TIME_KEY)
+        let split = crate::dsse::last_index_of(inner, TIME_KEY)
             .ok_or(EntryError::Malformed("no integratedTime"))?;
         let (envelope_json, time) = (&inner[..split], &inner[split + TIME_KEY.len()..]);
         let time = std::str::from_utf8(time)
@@ -91,6 +91,22 @@ impl LogEntry {
             integrated_time: time,
         })
     }
+}
+
+/// `n` in ASCII decimal without leading zeros (as `n.to_string()`), written
+/// at the end of `buf` (a u64 has at most 20 digits).
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // n % 10 < 10, so the cast cannot truncate.
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 /// The dedup key of an envelope: SHA-256 of its canonical encoding.

@@ -295,6 +295,6 @@ pub struct Evidence {
 impl DataHandling {
     /// The claim with id `id`, if present.
     pub fn claim(&self, id: &str) -> Option<&Claim> {
-        self.claims.iter().find(|c| c.id.as_str() == id)
+        self.claims.iter().find(|c| c.id == *id)
     }
 }

@@ -193,7 +193,7 @@ pub fn diff(old: &DataHandling, new: &DataHandling) -> Diff {
         fn text<'a>(d: &'a DataHandling, lang: &str) -> Option<&'a str> {
             d.statement
                 .iter()
-                .find(|s| s.lang.as_str() == lang)
+                .find(|s| s.lang == *lang)
                 .map(|s| s.text.as_str())
         }
         if text(old, lang) != text(new, lang) {

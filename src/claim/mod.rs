@@ -23,8 +23,10 @@
 mod admission;
 mod data_handling;
 mod diff;
+mod digest_set;
 mod key_binding;
 mod series;
+mod small_str;
 mod strict_json;
 mod strict_typed;
 mod term;
@@ -35,8 +37,6 @@ mod vocab;
 
 #[cfg(test)]
 mod tests;
-
-use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,7 @@ pub use data_handling::{
     ServerRetention, Service, Storage,
 };
 pub use diff::{ClaimChange, Diff, Direction, FieldChange, diff};
+pub use digest_set::DigestSet;
 pub use key_binding::{
     BoundKey, KEY_BINDING_V1, KeyBinding, KeyBindingHead, Revocation, authorize_claim_signer,
     check_key_binding_series, required_signers, well_known_uri,
@@ -491,54 +492,6 @@ pub struct Subject {
     /// Its media type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<Label>,
-}
-
-/// An in-toto DigestSet: `sha256` (required) and optionally `sha384`/`sha512`,
-/// lowercase hex of the right length. Other algorithms are rejected rather than
-/// ignored, like every unknown value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "StrictMap<String>", into = "StrictMap<String>")]
-pub struct DigestSet {
-    /// The SHA-256 digest.
-    pub sha256: Sha256Digest,
-    /// Other digests by algorithm.
-    pub others: BTreeMap<String, String>,
-}
-
-impl TryFrom<StrictMap<String>> for DigestSet {
-    type Error = String;
-    fn try_from(map: StrictMap<String>) -> Result<Self, String> {
-        let mut others = map.0;
-        let sha256 = others
-            .remove("sha256")
-            .ok_or("digest needs sha256")
-            .and_then(|h| {
-                Sha256Digest::parse(&h).map_err(|_| "digest.sha256 is not 64 lowercase hex digits")
-            })?;
-        for (alg, hex) in &others {
-            let len = match alg.as_str() {
-                "sha384" => 96,
-                "sha512" => 128,
-                _ => return Err(format!("unsupported digest algorithm {alg:?}")),
-            };
-            if hex.len() != len
-                || !hex
-                    .bytes()
-                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-            {
-                return Err(format!("digest.{alg} is not {len} lowercase hex digits"));
-            }
-        }
-        Ok(DigestSet { sha256, others })
-    }
-}
-
-impl From<DigestSet> for StrictMap<String> {
-    fn from(d: DigestSet) -> Self {
-        let mut map = d.others;
-        map.insert("sha256".to_owned(), d.sha256.to_string());
-        StrictMap(map)
-    }
 }
 
 /// Parses the exact payload bytes: size cap, UTF-8, strict JSON (no duplicate keys,

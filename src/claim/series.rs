@@ -89,25 +89,25 @@ pub fn check_series_with_diff(
         return (out, None);
     };
     let prev = &head.predicate;
-    for (field, expected, found) in [
-        (
+    // Compared as values; spelled out only for a mismatch.
+    let mismatch = |field: &str, expected: &str, found: &str| ClaimError::SeriesMismatch {
+        field: field.into(),
+        expected: expected.into(),
+        found: found.into(),
+    };
+    if prev.issuer.domain != next.issuer.domain {
+        out.push(mismatch(
             "issuer.domain",
             prev.issuer.domain.as_str(),
             next.issuer.domain.as_str(),
-        ),
-        (
+        ));
+    }
+    if prev.service.id != next.service.id {
+        out.push(mismatch(
             "service.id",
             prev.service.id.as_str(),
             next.service.id.as_str(),
-        ),
-    ] {
-        if expected != found {
-            out.push(ClaimError::SeriesMismatch {
-                field: field.into(),
-                expected: expected.into(),
-                found: found.into(),
-            });
-        }
+        ));
     }
     // Saturating: a head at u64::MAX cannot be followed, since validation demands
     // supersedes.sequence = sequence - 1, which then cannot name the head.

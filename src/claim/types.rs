@@ -10,27 +10,29 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use super::small_str::SmallStr;
 pub use super::term::Term;
 
-/// Declares a `String` newtype whose constructor is `check`, with serde, `Display`,
-/// `AsRef<str>` and `as_str`.
+/// Declares a text newtype whose constructor is `check`, with serde, `Display`,
+/// `AsRef<str>` and `as_str`. The text is a [`SmallStr`] (inline when short);
+/// order, equality, hash, `Debug`, JSON and errors are those of the text, as
+/// when it was a `String`.
 macro_rules! string_newtype {
     ($(#[$doc:meta])* $name:ident, $check:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(SmallStr);
 
         impl $name {
             /// Parses and checks `text`.
             pub fn parse(text: &str) -> Result<Self, String> {
                 let check: fn(&str) -> Result<(), String> = $check;
-                check(text).map(|()| Self(text.to_owned()))
+                check(text).map(|()| Self(SmallStr::new(text)))
             }
 
             /// The text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
@@ -38,25 +40,47 @@ macro_rules! string_newtype {
             type Error = String;
             fn try_from(s: String) -> Result<Self, String> {
                 let check: fn(&str) -> Result<(), String> = $check;
-                check(&s).map(|()| Self(s))
+                check(&s).map(|()| Self(SmallStr::from_string(s)))
             }
         }
 
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0
+                v.0.into_string()
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
+            }
+        }
+
+        /// Compares the text's bytes, without making a `&str` of it first.
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0.as_bytes() == other.as_bytes()
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
+            }
+        }
+
+        /// The text, as a JSON string.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        /// Read in place ([`deserialize_parsed`]): the same values and
+        /// errors as `#[serde(try_from = "String")]`, without a `String`.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                deserialize_parsed(d, Self::parse)
             }
         }
     };
@@ -223,32 +247,40 @@ impl Sha256Digest {
     /// Parses exactly 64 lowercase hex digits.
     pub fn parse(text: &str) -> Result<Self, String> {
         let b = text.as_bytes();
-        let nibble = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
         let mut out = [0u8; 32];
-        if b.len() != 64 {
+        // Branch-free over a table (0xFF marks a non-digit): a monitor parses
+        // several digests per log entry (keyids, `supersedes`, subjects).
+        let mut bad = 0u8;
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let (h, l) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
+            bad |= h | l;
+            *o = h << 4 | l;
+        }
+        if bad & 0xF0 != 0 || b.len() != 64 {
             return Err(format!(
                 "invalid sha256 {:?}: want 64 lowercase hex digits",
                 truncate(text)
             ));
         }
-        for (i, pair) in b.chunks_exact(2).enumerate() {
-            match (nibble(pair[0]), nibble(pair[1])) {
-                (Some(h), Some(l)) => out[i] = h << 4 | l,
-                _ => {
-                    return Err(format!(
-                        "invalid sha256 {:?}: want 64 lowercase hex digits",
-                        truncate(text)
-                    ));
-                }
-            }
-        }
         Ok(Self(out))
     }
 }
+
+/// The value of each lowercase hex digit, 0xFF for every other byte.
+const HEX: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 impl fmt::Display for Sha256Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -466,6 +498,56 @@ mod tests {
             "\"PT-1H\"",
             "-1"
         );
+        // The text newtypes: the reference goes through `TryFrom<String>`
+        // (as the derive did), ours reads in place; both sides of the inline
+        // limit, escapes, non-ASCII, faults, non-strings.
+        let long = format!("\"{}\"", "a".repeat(40));
+        let long_text = format!("\"{}\"", "Long text ".repeat(30).trim_end());
+        macro_rules! same_via_try_from_string {
+            ($($ty:ty),*) => {$({
+                #[derive(Debug, PartialEq, Deserialize)]
+                #[serde(try_from = "String")]
+                struct ViaString($ty);
+                impl TryFrom<String> for ViaString {
+                    type Error = String;
+                    fn try_from(s: String) -> Result<Self, String> {
+                        <$ty>::try_from(s).map(ViaString)
+                    }
+                }
+                for input in [
+                    "\"chat.example\"", "\"chat-content\"", "\"en\"", "\"zh-CN\"",
+                    "\"https://chat.example/x\"", "\"mailto:a@b.example\"",
+                    "\"ExampleChat Ltd.\"", "\"\\u0063hat.example\"", "\"caf\u{e9} \u{1f600}\"",
+                    long.as_str(), long_text.as_str(), "\" padded \"", "\"\"", "\"A.B\"",
+                    "\"a\\nb\"", "1", "null", "[\"x\"]", "{}", "\"x",
+                ] {
+                    let ours = serde_json::from_str::<$ty>(input).map_err(|e| e.to_string());
+                    let reference = serde_json::from_str::<ViaString>(input)
+                        .map(|r| r.0)
+                        .map_err(|e| e.to_string());
+                    assert_eq!(ours, reference, "{input}");
+                    if let Ok(v) = &ours {
+                        // The text and its JSON are the input's.
+                        let text: String = serde_json::from_str(input).unwrap();
+                        assert_eq!(v.as_str(), text);
+                        assert_eq!(String::from(v.clone()), text);
+                        assert_eq!(v.to_string(), text);
+                        assert_eq!(serde_json::to_string(v).unwrap(), serde_json::to_string(&text).unwrap());
+                        assert_eq!(format!("{v:?}"), format!("{}({text:?})", stringify!($ty)));
+                        assert_eq!(<$ty>::parse(&text).as_ref(), Ok(v));
+                    }
+                }
+            })*};
+        }
+        same_via_try_from_string!(
+            Domain,
+            Identifier,
+            Text,
+            LanguageTag,
+            HttpsUrl,
+            Contact,
+            Label
+        );
     }
 
     /// The definition the byte-wise fast path of `printable_trimmed` must agree with.
@@ -616,6 +698,60 @@ mod tests {
             "AAAA",
         ] {
             assert!(PublicKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The table-driven `Sha256Digest::parse` accepts exactly 64 lowercase
+    /// hex digits, to the same bytes as a per-digit definition: every byte
+    /// value at every other position of a valid digest, and every length
+    /// from 0 to 66.
+    #[test]
+    fn sha256_parse_matches_the_digit_definition() {
+        fn reference(text: &str) -> Option<[u8; 32]> {
+            let digit = |c: u8| match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                _ => None,
+            };
+            let b = text.as_bytes();
+            if b.len() != 64 {
+                return None;
+            }
+            let mut out = [0u8; 32];
+            for (i, p) in b.chunks_exact(2).enumerate() {
+                out[i] = digit(p[0])? << 4 | digit(p[1])?;
+            }
+            Some(out)
+        }
+        let valid: String = "0123456789abcdef".repeat(4);
+        let check = |t: &str| {
+            let got = Sha256Digest::parse(t);
+            assert_eq!(got.as_ref().ok().map(|d| d.0), reference(t), "{t:?}");
+            if got.is_err() {
+                assert_eq!(
+                    got,
+                    Err(format!(
+                        "invalid sha256 {:?}: want 64 lowercase hex digits",
+                        truncate(t)
+                    ))
+                );
+            }
+        };
+        for pos in [0, 1, 31, 62, 63] {
+            for c in 0..=255u8 {
+                let mut b = valid.clone().into_bytes();
+                b[pos] = c;
+                if let Ok(t) = String::from_utf8(b) {
+                    check(&t);
+                }
+            }
+            // A two-byte character in place of two digits: still 64 bytes.
+            let p = pos.min(62);
+            check(&format!("{}\u{e9}{}", &valid[..p], &valid[p + 2..]));
+        }
+        for len in 0..=66 {
+            check(&"a".repeat(len));
+            check(&"A".repeat(len));
         }
     }
 

@@ -528,3 +528,221 @@ fn escaped_base64_is_not_canonical() {
     }
     assert_eq!(env.clone().into_payload(), b"escaped".to_vec());
 }
+
+/// The JSON parse and canonical check that `canonical::parse_plain` stands
+/// in for.
+fn slow_parse(json: &[u8]) -> Result<(Envelope, bool), DsseError> {
+    if json.len() > MAX_ENVELOPE_BYTES {
+        return Err(DsseError::TooLarge(json.len()));
+    }
+    let (env, raw) = Envelope::parse_raw(json)?;
+    let canonical = env.matches_canonical(json, &raw);
+    Ok((env, canonical))
+}
+
+/// The fast path against the JSON parse on `json`: whatever it accepts, the
+/// JSON parse accepts as the same, canonical envelope; and the public parses
+/// (which try it first) answer exactly as the JSON parse does. Returns
+/// whether the fast path took it.
+fn check_fast_path(json: &[u8]) -> bool {
+    let slow = slow_parse(json);
+    let fast = canonical::parse_plain(json);
+    if let Some(env) = &fast {
+        assert_eq!(
+            slow,
+            Ok((env.clone(), true)),
+            "{}",
+            String::from_utf8_lossy(json)
+        );
+        assert_eq!(env.to_canonical_json(), json);
+    }
+    assert_eq!(Envelope::parse_checking_canonical(json), slow);
+    assert_eq!(Envelope::parse(json), slow.map(|(e, _)| e));
+    fast.is_some()
+}
+
+/// Envelopes whose canonical encoding the fast path should take, and some
+/// it must leave to the JSON parse (strings that need escapes).
+fn fast_path_corpus() -> Vec<(Vec<u8>, bool)> {
+    let keys: Vec<SigningKey> = (0..18).map(test_key).collect();
+    let mut out = Vec::new();
+    let (_, example_json) = example();
+    let example_env = Envelope::parse(&example_json).unwrap();
+    out.push((example_env.to_canonical_json(), true));
+    for (payload_type, plain) in [
+        (PAYLOAD_TYPE_IN_TOTO, true),
+        ("t", true),
+        ("text/\u{e9}\u{7f}", true),
+        ("text/\"x\"", false),
+        ("a\\b", false),
+        ("tab\there", false),
+        ("ctl\u{85}", true), // a C1 control: plain JSON, refused by the field rules
+    ] {
+        for len in [1, 2, 3, 100, 2401] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 13 % 256) as u8).collect();
+            for n in [1, 2, 16, 17] {
+                let mut env = Envelope::sign(payload_type, &payload, &keys[0]);
+                for k in &keys[1..n] {
+                    let more = Envelope::sign(payload_type, &payload, k);
+                    env.signatures.push(more.signatures[0].clone());
+                }
+                out.push((env.to_canonical_json(), plain && n <= MAX_SIGNATURES));
+            }
+        }
+    }
+    let mut env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"x", &keys[1]);
+    for (keyid, plain) in [
+        ("", true),
+        ("\u{e9}t\u{e9}", true),
+        ("q\"uote", false),
+        ("back\\slash", false),
+        ("new\nline", false),
+        (&"k".repeat(MAX_KEYID_BYTES + 1), false),
+    ] {
+        env.signatures[0].keyid = keyid.to_owned();
+        out.push((
+            env.to_canonical_json(),
+            plain && keyid.len() <= MAX_KEYID_BYTES,
+        ));
+    }
+    // The same signature twice: plain, but refused (DuplicateSignature).
+    let mut env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"x", &keys[2]);
+    env.signatures.push(env.signatures[0].clone());
+    out.push((env.to_canonical_json(), false));
+    out
+}
+
+/// The fast path takes the canonical encoding of every valid envelope with
+/// plain strings, and agrees with the JSON parse on all of them and on every
+/// other envelope of the corpus (escaped strings, control characters, too
+/// many or repeated signatures, over-long keyids).
+#[test]
+fn fast_path_agrees_on_canonical_envelopes() {
+    for (json, taken) in fast_path_corpus() {
+        let valid = slow_parse(&json).is_ok();
+        assert_eq!(
+            check_fast_path(&json),
+            taken && valid,
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
+    }
+}
+
+/// Every one-byte change (xor with several masks), deletion and truncation
+/// of small canonical envelopes, and insertions at sampled places of large
+/// ones: the fast path and the JSON parse agree on each.
+#[test]
+fn fast_path_agrees_on_every_small_change() {
+    let k = test_key(9);
+    let mut two = Envelope::sign("t", b"ab", &k);
+    two.signatures
+        .push(Envelope::sign("t", b"ab", &test_key(10)).signatures[0].clone());
+    let inputs = [
+        Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"hello", &k).to_canonical_json(),
+        two.to_canonical_json(),
+        Envelope::sign(PAYLOAD_TYPE_IN_TOTO, &[7; 400], &k).to_canonical_json(),
+    ];
+    let mut taken = 0;
+    let mut checked = 0;
+    for json in &inputs {
+        for pos in 0..json.len() {
+            for mask in [
+                0x01,
+                0x02,
+                0x20,
+                0x40,
+                0x80,
+                0x5c ^ json[pos],
+                0x22 ^ json[pos],
+            ] {
+                let mut m = json.clone();
+                m[pos] ^= mask;
+                taken += usize::from(check_fast_path(&m));
+                checked += 1;
+            }
+            let mut m = json.clone();
+            m.remove(pos);
+            check_fast_path(&m);
+            check_fast_path(&json[..pos]);
+            for b in [b'"', b',', b' ', b'A', b'\\', b'}'] {
+                let mut m = json.clone();
+                m.insert(pos, b);
+                check_fast_path(&m);
+            }
+        }
+    }
+    // Some changes keep the envelope canonical and valid (another payload
+    // or keyid character, a payload type of the same length).
+    assert!(taken > 0 && taken < checked, "{taken} of {checked}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+    /// Envelopes with arbitrary payloads, payload types and keyids, and
+    /// random bytes spliced into their encoding: the fast path and the JSON
+    /// parse agree.
+    #[test]
+    fn fast_path_agrees_on_generated_envelopes(
+        payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        payload_type in "[ -~\u{80}-\u{a0}\u{e9}\t\n]{0,12}",
+        keyid in "[ -~\u{85}\u{e9}\n]{0,70}",
+        nsig in 1usize..4,
+        splice in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
+        at in 0usize..10_000,
+        cut in 0usize..3,
+    ) {
+        let mut env = Envelope::unsigned(&payload_type, &payload);
+        for i in 0..nsig {
+            let s = Envelope::sign(&payload_type, &payload, &test_key(i as u8));
+            env.signatures.push(EnvelopeSignature { keyid: keyid.clone(), ..s.signatures[0].clone() });
+        }
+        let json = env.to_canonical_json();
+        check_fast_path(&json);
+        let at = at % (json.len() + 1);
+        let mut m = json[..at].to_vec();
+        m.extend_from_slice(&splice);
+        m.extend_from_slice(&json[(at + cut).min(json.len())..]);
+        check_fast_path(&m);
+    }
+}
+
+/// `last_index_of` finds what `windows().rposition()` finds: every needle
+/// of up to 3 bytes over every haystack of up to 6 bytes from {a, b}, and
+/// the two needles the entry and envelope parses use.
+#[test]
+fn last_index_of_matches_windows() {
+    fn words(max: usize) -> Vec<Vec<u8>> {
+        let mut out = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..max {
+            let next: Vec<Vec<u8>> = last
+                .iter()
+                .flat_map(|w: &Vec<u8>| [b'a', b'b'].map(|c| [w.as_slice(), &[c]].concat()))
+                .collect();
+            out.extend(next.iter().cloned());
+            last = next;
+        }
+        out
+    }
+    let reference =
+        |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).rposition(|w| w == needle);
+    for needle in words(3).iter().filter(|n| !n.is_empty()) {
+        for hay in words(6) {
+            assert_eq!(
+                last_index_of(&hay, needle),
+                reference(&hay, needle),
+                "{hay:?} {needle:?}"
+            );
+        }
+    }
+    let json = Envelope::sign("a\",\"payloadType\":\"", b"x", &test_key(1)).to_canonical_json();
+    for needle in [
+        &b"\",\"payloadType\":\""[..],
+        b",\"integratedTime\":",
+        b"\"",
+    ] {
+        assert_eq!(last_index_of(&json, needle), reference(&json, needle));
+    }
+}
