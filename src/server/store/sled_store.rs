@@ -32,10 +32,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
+use std::time::Instant;
 
 use fs2::FileExt as _;
 
+use super::filter::DedupFilter;
 use super::{
     CommitBatch, IndexRecord, PublishedCheckpoint, Store, StoreError, TileKey, TreeState,
     check_batch, check_publish, check_tile_growth,
@@ -58,6 +60,11 @@ pub struct SledStore {
     /// Serializes the conditional writes: check, then apply. Other processes
     /// are kept out by `_lock`, so check-then-apply is atomic.
     write: Mutex<()>,
+    /// Every envelope hash of the dedup index, as a membership filter: a
+    /// lookup it answers "certainly absent" skips sled (see `dedup`). Built
+    /// from the `d` records at open and updated by `commit_batch` before the
+    /// batch is applied, so it never lacks a hash that sled holds.
+    filter: RwLock<DedupFilter>,
     /// Holds the exclusive lock on `<dir>/LOCK` until dropped.
     _lock: File,
     dir: PathBuf,
@@ -107,9 +114,11 @@ impl SledStore {
             .open()
             .map_err(backend)?;
         check_format(&db, dir)?;
+        let filter = build_filter(&db)?;
         Ok(SledStore {
             db,
             write: Mutex::new(()),
+            filter: RwLock::new(filter),
             _lock: lock,
             dir: dir.to_path_buf(),
         })
@@ -124,6 +133,18 @@ impl SledStore {
     #[cfg(test)]
     pub(super) fn db_for_tests(&self) -> &sled::Db {
         &self.db
+    }
+
+    /// Keys in the dedup filter and the heap bytes it holds.
+    pub fn dedup_filter_size(&self) -> (u64, usize) {
+        let f = self.read_filter();
+        (f.len(), f.memory_bytes())
+    }
+
+    fn read_filter(&self) -> std::sync::RwLockReadGuard<'_, DedupFilter> {
+        // Inserting into the filter cannot panic halfway in a way that
+        // matters: a partly inserted key only makes a false "maybe".
+        self.filter.read().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -199,6 +220,11 @@ impl Store for SledStore {
     }
 
     fn dedup(&self, envelope_hash: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        // Almost every submission is new; the filter answers those without
+        // touching sled's index, whose leaves are mostly not cached.
+        if !self.read_filter().may_contain(envelope_hash) {
+            return Ok(None);
+        }
         let Some(v) = self.db.get(dedup_key(envelope_hash)).map_err(backend)? else {
             return Ok(None);
         };
@@ -279,6 +305,15 @@ impl Store for SledStore {
             b.insert(&group_key(group)[..], value);
             next += take as u64;
             rest = &rest[take..];
+        }
+        {
+            // Into the filter before sled can show the records: a reader must
+            // never find a hash in sled that the filter calls absent. If the
+            // write then fails, the extra hashes only make false "maybe"s.
+            let mut filter = self.filter.write().unwrap_or_else(|e| e.into_inner());
+            for (hash, _) in &batch.dedup {
+                filter.insert(hash);
+            }
         }
         for (hash, index) in &batch.dedup {
             b.insert(&dedup_key(hash)[..], &index.to_be_bytes()[..]);
@@ -372,6 +407,34 @@ fn check_format(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// The dedup filter of every `d` record in the store: one scan of the
+/// index at open (BENCHMARKS.md "Dedup index, session 12" gives its time at
+/// 10^6 entries), sized for the tree with room to grow by a quarter before
+/// the filter adds a stage.
+fn build_filter(db: &sled::Db) -> Result<DedupFilter, StoreError> {
+    let started = Instant::now();
+    let size = match db.get(STATE_KEY).map_err(backend)? {
+        Some(v) => split_u64(&v).ok_or_else(|| corrupt("tree state"))?.0,
+        None => 0,
+    };
+    let mut filter = DedupFilter::with_capacity(size.saturating_add(size / 4));
+    for item in db.scan_prefix(DEDUP_TAG) {
+        let (k, _) = item.map_err(backend)?;
+        let hash: &[u8; 32] = k
+            .get(1..)
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(|| corrupt("dedup key"))?;
+        filter.insert(hash);
+    }
+    tracing::info!(
+        keys = filter.len(),
+        bytes = filter.memory_bytes(),
+        millis = started.elapsed().as_millis() as u64,
+        "dedup filter built"
+    );
+    Ok(filter)
+}
+
 /// The entries of a stored group: u16-length-prefixed, 1 to 16 of them,
 /// nothing left over.
 fn parse_group(mut v: &[u8]) -> Result<Vec<&[u8]>, StoreError> {
@@ -404,8 +467,11 @@ fn tile_key(key: TileKey) -> [u8; 10] {
     k
 }
 
+/// The tag byte of the dedup index's keys.
+const DEDUP_TAG: &[u8] = b"d";
+
 fn dedup_key(hash: &[u8; 32]) -> [u8; 33] {
-    let mut k = [b'd'; 33];
+    let mut k = [DEDUP_TAG[0]; 33];
     k[1..].copy_from_slice(hash);
     k
 }
