@@ -50,6 +50,9 @@ const FORMAT_KEY: &[u8] = b"mformat";
 /// The store format this version writes and reads (see the module doc).
 pub const STORE_FORMAT: u32 = 2;
 
+/// sled's cache limit while the dedup filter is built at open.
+const SCAN_CACHE_BYTES: usize = 1024 * 1024;
+
 /// Entries per stored entry group.
 const GROUP: u64 = 16;
 
@@ -107,14 +110,26 @@ impl SledStore {
                 lock_path.display()
             )));
         }
-        let db = sled::Config::new()
-            .path(dir.join("db"))
-            .cache_capacity(cache_bytes as u64)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(backend)?;
-        check_format(&db, dir)?;
-        let filter = build_filter(&db)?;
+        let open = |cache_bytes: usize| {
+            sled::Config::new()
+                .path(dir.join("db"))
+                .cache_capacity(cache_bytes as u64)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+                .map_err(backend)
+        };
+        // The dedup filter is built by a scan of every `d` record, through a
+        // sled handle with a small cache that is then closed: sled accounts
+        // its cache by serialized size, and its in-memory nodes of small
+        // records take several times that, so a scan through the full cache
+        // would leave ~100 MiB of index leaves resident (measured in
+        // BENCHMARKS.md "Dedup index, session 12").
+        let filter = {
+            let db = open(SCAN_CACHE_BYTES)?;
+            check_format(&db, dir)?;
+            build_filter(&db)?
+        };
+        let db = open(cache_bytes)?;
         Ok(SledStore {
             db,
             write: Mutex::new(()),
