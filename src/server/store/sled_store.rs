@@ -29,6 +29,16 @@
 //!
 //! Format 1 (no `mformat` record) stored `e` ‖ index → entry; it is not
 //! converted.
+//!
+//! The dedup filter ([`DedupFilter`], not stored): a new submission's hash is
+//! almost never in the index, and a lookup of an absent random key walks to a
+//! leaf that is usually not in sled's cache. The filter answers those in
+//! memory. It holds every `d` record's hash: built at open by a scan of the
+//! `d` records (through a handle with a small cache, see `open_with_cache`)
+//! and extended by `commit_batch` under the write lock before the batch is
+//! applied, so sled never shows a record the filter lacks. What it saves is
+//! smaller than the lookup looked: the insert of the same key then pages the
+//! leaf in instead (BENCHMARKS.md "Dedup index, session 12").
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
