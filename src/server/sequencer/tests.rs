@@ -578,6 +578,20 @@ fn resubmissions_after_a_restart_get_the_original_index_sled() {
     use crate::server::store::SledStore;
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
-    // The reopened store rebuilds its dedup filter from the sled records.
-    resubmissions_after_a_restart(store, || Arc::new(SledStore::open(dir.path()).unwrap()));
+    // A new store on the same directory, as a restarted server opens it.
+    // sled's background flusher may still hold the directory for a moment
+    // after the last handle is dropped (seen on a loaded machine), so the
+    // reopen polls with a deadline instead of failing at once.
+    resubmissions_after_a_restart(store, || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match SledStore::open(dir.path()) {
+                Ok(s) => return Arc::new(s),
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("reopening the store: {e}"),
+            }
+        }
+    });
 }

@@ -519,8 +519,7 @@ fn sled_rejects_a_corrupt_entry_group() {
     assert_eq!(s.tree_state().unwrap().size, 3);
 }
 
-/// Many batches, then every committed hash is found and no other: the
-/// stores answer through whatever shortcut they keep (sled's filter).
+/// Many batches, then every committed hash is found and no other.
 pub(super) fn dedup_finds_every_committed_hash(s: &dyn Store) {
     let mut size = 0;
     for n in [1, 15, 16, 17, 400, 1000] {
@@ -535,43 +534,4 @@ pub(super) fn dedup_finds_every_committed_hash(s: &dyn Store) {
         absent += usize::from(s.dedup(&dedup_hash(i)).unwrap().is_none());
     }
     assert_eq!(absent, 5000);
-}
-
-#[test]
-fn sled_dedup_filter_is_rebuilt_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let s = SledStore::open(dir.path()).unwrap();
-        dedup_finds_every_committed_hash(&s);
-        assert_eq!(s.dedup_filter_size().0, 1449);
-        // A record the filter never saw (as if written by an older process):
-        // not found until the filter is rebuilt from the records at open.
-        s.db_for_tests()
-            .insert(dedup_record_key(&[0xee; 32]), &7u64.to_be_bytes()[..])
-            .unwrap();
-        assert_eq!(s.dedup(&[0xee; 32]).unwrap(), None);
-        // A hash the filter holds but sled does not (a batch whose write
-        // failed after the filter was updated): a "maybe", then sled's "no".
-        s.db_for_tests()
-            .remove(dedup_record_key(&dedup_hash(3)))
-            .unwrap();
-        assert_eq!(s.dedup(&dedup_hash(3)).unwrap(), None);
-        s.db_for_tests().flush().unwrap();
-    }
-    let s = SledStore::open(dir.path()).unwrap();
-    assert_eq!(s.dedup_filter_size().0, 1449);
-    assert_eq!(s.dedup(&[0xee; 32]).unwrap(), Some(7));
-    for i in (0..1449).filter(|&i| i != 3) {
-        assert_eq!(s.dedup(&dedup_hash(i)).unwrap(), Some(i));
-    }
-    assert_eq!(s.dedup(&dedup_hash(3)).unwrap(), None);
-    // Commits after the reopen go into the rebuilt filter.
-    s.commit_batch(&batch(1449, 2, vec![])).unwrap();
-    assert_eq!(s.dedup(&dedup_hash(1450)).unwrap(), Some(1450));
-}
-
-fn dedup_record_key(hash: &[u8; 32]) -> Vec<u8> {
-    let mut k = b"d".to_vec();
-    k.extend_from_slice(hash);
-    k
 }

@@ -21,13 +21,11 @@
 //! Out of scope: Merkle math and tile contents (the caller computes them), the
 //! meaning of entries.
 
-pub mod filter;
 mod memory;
 mod sled_store;
 
 use crate::tiles::MAX_ENTRY_LEN;
 
-pub use filter::DedupFilter;
 pub use memory::{Fault, MemoryStore};
 pub use sled_store::{DEFAULT_SLED_CACHE_BYTES, STORE_FORMAT, SledStore};
 

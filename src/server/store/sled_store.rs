@@ -29,25 +29,13 @@
 //!
 //! Format 1 (no `mformat` record) stored `e` ‖ index → entry; it is not
 //! converted.
-//!
-//! The dedup filter ([`DedupFilter`], not stored): a new submission's hash is
-//! almost never in the index, and a lookup of an absent random key walks to a
-//! leaf that is usually not in sled's cache. The filter answers those in
-//! memory. It holds every `d` record's hash: built at open by a scan of the
-//! `d` records (through a handle with a small cache, see `open_with_cache`)
-//! and extended by `commit_batch` under the write lock before the batch is
-//! applied, so sled never shows a record the filter lacks. What it saves is
-//! smaller than the lookup looked: the insert of the same key then pages the
-//! leaf in instead (BENCHMARKS.md "Dedup index, session 12").
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
-use std::time::Instant;
+use std::sync::Mutex;
 
 use fs2::FileExt as _;
 
-use super::filter::DedupFilter;
 use super::{
     CommitBatch, IndexRecord, PublishedCheckpoint, Store, StoreError, TileKey, TreeState,
     check_batch, check_publish, check_tile_growth,
@@ -60,9 +48,6 @@ const FORMAT_KEY: &[u8] = b"mformat";
 /// The store format this version writes and reads (see the module doc).
 pub const STORE_FORMAT: u32 = 2;
 
-/// sled's cache limit while the dedup filter is built at open.
-const SCAN_CACHE_BYTES: usize = 1024 * 1024;
-
 /// Entries per stored entry group.
 const GROUP: u64 = 16;
 
@@ -73,11 +58,6 @@ pub struct SledStore {
     /// Serializes the conditional writes: check, then apply. Other processes
     /// are kept out by `_lock`, so check-then-apply is atomic.
     write: Mutex<()>,
-    /// Every envelope hash of the dedup index, as a membership filter: a
-    /// lookup it answers "certainly absent" skips sled (see `dedup`). Built
-    /// from the `d` records at open and updated by `commit_batch` before the
-    /// batch is applied, so it never lacks a hash that sled holds.
-    filter: RwLock<DedupFilter>,
     /// Holds the exclusive lock on `<dir>/LOCK` until dropped.
     _lock: File,
     dir: PathBuf,
@@ -120,30 +100,16 @@ impl SledStore {
                 lock_path.display()
             )));
         }
-        let open = |cache_bytes: usize| {
-            sled::Config::new()
-                .path(dir.join("db"))
-                .cache_capacity(cache_bytes as u64)
-                .mode(sled::Mode::HighThroughput)
-                .open()
-                .map_err(backend)
-        };
-        // The dedup filter is built by a scan of every `d` record, through a
-        // sled handle with a small cache that is then closed: sled accounts
-        // its cache by serialized size, and its in-memory nodes of small
-        // records take several times that, so a scan through the full cache
-        // would leave ~100 MiB of index leaves resident (measured in
-        // BENCHMARKS.md "Dedup index, session 12").
-        let filter = {
-            let db = open(SCAN_CACHE_BYTES)?;
-            check_format(&db, dir)?;
-            build_filter(&db)?
-        };
-        let db = open(cache_bytes)?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(cache_bytes as u64)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(backend)?;
+        check_format(&db, dir)?;
         Ok(SledStore {
             db,
             write: Mutex::new(()),
-            filter: RwLock::new(filter),
             _lock: lock,
             dir: dir.to_path_buf(),
         })
@@ -158,18 +124,6 @@ impl SledStore {
     #[cfg(test)]
     pub(super) fn db_for_tests(&self) -> &sled::Db {
         &self.db
-    }
-
-    /// Keys in the dedup filter and the heap bytes it holds.
-    pub fn dedup_filter_size(&self) -> (u64, usize) {
-        let f = self.read_filter();
-        (f.len(), f.memory_bytes())
-    }
-
-    fn read_filter(&self) -> std::sync::RwLockReadGuard<'_, DedupFilter> {
-        // Inserting into the filter cannot panic halfway in a way that
-        // matters: a partly inserted key only makes a false "maybe".
-        self.filter.read().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -245,11 +199,6 @@ impl Store for SledStore {
     }
 
     fn dedup(&self, envelope_hash: &[u8; 32]) -> Result<Option<u64>, StoreError> {
-        // Almost every submission is new; the filter answers those without
-        // touching sled's index, whose leaves are mostly not cached.
-        if !self.read_filter().may_contain(envelope_hash) {
-            return Ok(None);
-        }
         let Some(v) = self.db.get(dedup_key(envelope_hash)).map_err(backend)? else {
             return Ok(None);
         };
@@ -330,15 +279,6 @@ impl Store for SledStore {
             b.insert(&group_key(group)[..], value);
             next += take as u64;
             rest = &rest[take..];
-        }
-        {
-            // Into the filter before sled can show the records: a reader must
-            // never find a hash in sled that the filter calls absent. If the
-            // write then fails, the extra hashes only make false "maybe"s.
-            let mut filter = self.filter.write().unwrap_or_else(|e| e.into_inner());
-            for (hash, _) in &batch.dedup {
-                filter.insert(hash);
-            }
         }
         for (hash, index) in &batch.dedup {
             b.insert(&dedup_key(hash)[..], &index.to_be_bytes()[..]);
@@ -432,34 +372,6 @@ fn check_format(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// The dedup filter of every `d` record in the store: one scan of the
-/// index at open (BENCHMARKS.md "Dedup index, session 12" gives its time at
-/// 10^6 entries), sized for the tree with room to grow by a quarter before
-/// the filter adds a stage.
-fn build_filter(db: &sled::Db) -> Result<DedupFilter, StoreError> {
-    let started = Instant::now();
-    let size = match db.get(STATE_KEY).map_err(backend)? {
-        Some(v) => split_u64(&v).ok_or_else(|| corrupt("tree state"))?.0,
-        None => 0,
-    };
-    let mut filter = DedupFilter::with_capacity(size.saturating_add(size / 4));
-    for item in db.scan_prefix(DEDUP_TAG) {
-        let (k, _) = item.map_err(backend)?;
-        let hash: &[u8; 32] = k
-            .get(1..)
-            .and_then(|h| h.try_into().ok())
-            .ok_or_else(|| corrupt("dedup key"))?;
-        filter.insert(hash);
-    }
-    tracing::info!(
-        keys = filter.len(),
-        bytes = filter.memory_bytes(),
-        millis = started.elapsed().as_millis() as u64,
-        "dedup filter built"
-    );
-    Ok(filter)
-}
-
 /// The entries of a stored group: u16-length-prefixed, 1 to 16 of them,
 /// nothing left over.
 fn parse_group(mut v: &[u8]) -> Result<Vec<&[u8]>, StoreError> {
@@ -492,11 +404,8 @@ fn tile_key(key: TileKey) -> [u8; 10] {
     k
 }
 
-/// The tag byte of the dedup index's keys.
-const DEDUP_TAG: &[u8] = b"d";
-
 fn dedup_key(hash: &[u8; 32]) -> [u8; 33] {
-    let mut k = [DEDUP_TAG[0]; 33];
+    let mut k = [b'd'; 33];
     k[1..].copy_from_slice(hash);
     k
 }
