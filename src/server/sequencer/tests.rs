@@ -524,3 +524,74 @@ fn check_log_catches_a_missing_dedup_record() {
         ))
     );
 }
+
+/// Sequences envelopes 0..n on `store`, drops the sequencer and `store`,
+/// then on the store `reopen` gives (as a restarted server sees it)
+/// resubmits them all between new ones: each gets its original index.
+fn resubmissions_after_a_restart(store: Arc<dyn Store>, reopen: impl FnOnce() -> Arc<dyn Store>) {
+    let clock = Arc::new(ManualClock::new(1_700_000_000));
+    let n = 120;
+    let seq = Sequencer::new(store.clone(), clock.clone(), SequencerConfig::default()).unwrap();
+    let first: Vec<Reply> = (0..n).map(|i| submit(&seq, i)).collect();
+    seq.sequence_once().unwrap();
+    let first: Vec<Sequenced> = first.into_iter().map(|r| answer(r).unwrap()).collect();
+    drop(seq);
+    drop(store);
+    let store = reopen();
+    let seq = Sequencer::new(store.clone(), clock, SequencerConfig::default()).unwrap();
+    // Every old envelope, interleaved with new ones, in one step.
+    let replies: Vec<(u64, Reply)> = (0..n)
+        .flat_map(|i| [i, n + i])
+        .map(|i| (i, submit(&seq, i)))
+        .collect();
+    let report = seq.sequence_once().unwrap();
+    assert_eq!(
+        (report.taken, report.appended),
+        (2 * n as usize, n as usize)
+    );
+    let mut next_new = n;
+    for (i, rx) in replies {
+        let got = answer(rx).unwrap();
+        if i < n {
+            let original = first[i as usize];
+            assert_eq!(
+                (got.index, got.duplicate, got.leaf_hash),
+                (original.index, true, original.leaf_hash)
+            );
+        } else {
+            assert_eq!((got.index, got.duplicate), (next_new, false));
+            next_new += 1;
+        }
+    }
+    assert_eq!(check_log(&store, None).unwrap().size, 2 * n);
+}
+
+#[test]
+fn resubmissions_after_a_restart_get_the_original_index_memory() {
+    let mem: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let again = mem.clone();
+    resubmissions_after_a_restart(mem, move || again);
+}
+
+#[test]
+fn resubmissions_after_a_restart_get_the_original_index_sled() {
+    use crate::server::store::SledStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    // A new store on the same directory, as a restarted server opens it.
+    // sled's background flusher may still hold the directory for a moment
+    // after the last handle is dropped (seen on a loaded machine), so the
+    // reopen polls with a deadline instead of failing at once.
+    resubmissions_after_a_restart(store, || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match SledStore::open(dir.path()) {
+                Ok(s) => return Arc::new(s),
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("reopening the store: {e}"),
+            }
+        }
+    });
+}

@@ -365,6 +365,11 @@ macro_rules! conformance_suite {
                 super::index_records_commit_with_the_batch(&s);
             }
             #[test]
+            fn dedup_finds_every_committed_hash() {
+                let (s, _guard) = $make;
+                super::dedup_finds_every_committed_hash(&s);
+            }
+            #[test]
             fn checkpoint_moves_forward_by_cas() {
                 let (s, _guard) = $make;
                 super::checkpoint_moves_forward_by_cas(&s);
@@ -512,4 +517,21 @@ fn sled_rejects_a_corrupt_entry_group() {
         Err(StoreError::Corrupt(_))
     ));
     assert_eq!(s.tree_state().unwrap().size, 3);
+}
+
+/// Many batches, then every committed hash is found and no other.
+pub(super) fn dedup_finds_every_committed_hash(s: &dyn Store) {
+    let mut size = 0;
+    for n in [1, 15, 16, 17, 400, 1000] {
+        s.commit_batch(&batch(size, n, vec![])).unwrap();
+        size += n as u64;
+    }
+    for i in 0..size {
+        assert_eq!(s.dedup(&dedup_hash(i)).unwrap(), Some(i));
+    }
+    let mut absent = 0;
+    for i in size..size + 5000 {
+        absent += usize::from(s.dedup(&dedup_hash(i)).unwrap().is_none());
+    }
+    assert_eq!(absent, 5000);
 }
