@@ -28,27 +28,8 @@ impl TryFrom<StrictMap<String>> for DigestSet {
     type Error = String;
     fn try_from(map: StrictMap<String>) -> Result<Self, String> {
         let mut others = map.0;
-        let sha256 = others
-            .remove("sha256")
-            .ok_or("digest needs sha256")
-            .and_then(|h| {
-                Sha256Digest::parse(&h).map_err(|_| "digest.sha256 is not 64 lowercase hex digits")
-            })?;
-        for (alg, hex) in &others {
-            let len = match alg.as_str() {
-                "sha384" => 96,
-                "sha512" => 128,
-                _ => return Err(format!("unsupported digest algorithm {alg:?}")),
-            };
-            if hex.len() != len
-                || !hex
-                    .bytes()
-                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-            {
-                return Err(format!("digest.{alg} is not {len} lowercase hex digits"));
-            }
-        }
-        Ok(DigestSet { sha256, others })
+        let sha256 = others.remove("sha256");
+        DigestSet::check(sha256.as_deref(), others)
     }
 }
 
@@ -105,8 +86,9 @@ impl<'de> Deserialize<'de> for DigestSet {
 }
 
 impl DigestSet {
-    /// The checks of `TryFrom<StrictMap<String>>` on a map split into its
-    /// `sha256` entry and the others, in the same order.
+    /// Every check of a DigestSet, on its `sha256` entry and the others:
+    /// `sha256` present and valid first, then each other algorithm in key
+    /// order (shared by `Deserialize` and `TryFrom<StrictMap<String>>`).
     fn check(sha256: Option<&str>, others: BTreeMap<String, String>) -> Result<Self, String> {
         let sha256 = sha256.ok_or("digest needs sha256").and_then(|h| {
             Sha256Digest::parse(h).map_err(|_| "digest.sha256 is not 64 lowercase hex digits")
