@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::series::{SeriesPolicy, check_issued_at};
+use super::series::{SeriesPolicy, check_continuity, check_issued_at};
 use super::time::Timestamp;
 use super::types::{Domain, PublicKey, Sha256Digest, Supersedes, Text};
 use super::validate::check_version_fields;
@@ -257,20 +257,13 @@ pub fn check_key_binding_series(
             found: next.domain.to_string(),
         });
     }
-    if next.sequence != prev.sequence.saturating_add(1) {
-        out.push(ClaimError::SequenceNotNext {
-            expected: prev.sequence.saturating_add(1),
-            found: next.sequence,
-        });
-    }
-    if let Some(found) = next.supersedes
-        && found != head.supersedes()
-    {
-        out.push(ClaimError::StaleSupersedes {
-            expected: head.supersedes(),
-            found,
-        });
-    }
+    check_continuity(
+        prev.sequence,
+        head.supersedes(),
+        next.sequence,
+        next.supersedes,
+        &mut out,
+    );
     for (old_list, new_list) in [
         (&prev.root_keys, &next.root_keys),
         (&prev.signing_keys, &next.signing_keys),

@@ -109,23 +109,13 @@ pub fn check_series_with_diff(
             next.service.id.as_str(),
         ));
     }
-    // Saturating: a head at u64::MAX cannot be followed, since validation demands
-    // supersedes.sequence = sequence - 1, which then cannot name the head.
-    if next.sequence != prev.sequence.saturating_add(1) {
-        out.push(ClaimError::SequenceNotNext {
-            expected: prev.sequence.saturating_add(1),
-            found: next.sequence,
-        });
-    }
-    // A missing `supersedes` is reported by validation (MissingSupersedes).
-    if let Some(found) = next.supersedes
-        && found != head.supersedes()
-    {
-        out.push(ClaimError::StaleSupersedes {
-            expected: head.supersedes(),
-            found,
-        });
-    }
+    check_continuity(
+        prev.sequence,
+        head.supersedes(),
+        next.sequence,
+        next.supersedes,
+        &mut out,
+    );
     let expected = dropped_ids(prev, next);
     let found: BTreeSet<&str> = next
         .removed_claim_ids
@@ -179,6 +169,32 @@ pub fn prepare_next(head: &SeriesHead, draft: &mut DataHandling) {
         .into_iter()
         .filter_map(|id| Identifier::parse(id).ok())
         .collect();
+}
+
+/// The continuity rules every series shares (data-handling and key-binding,
+/// DESIGN §3): the next version's `sequence` is the head's + 1 and its
+/// `supersedes` names the head (`expected`). A missing `supersedes` is left to
+/// validation (`MissingSupersedes`).
+pub(crate) fn check_continuity(
+    head_sequence: u64,
+    expected: Supersedes,
+    sequence: u64,
+    supersedes: Option<Supersedes>,
+    out: &mut Vec<ClaimError>,
+) {
+    // Saturating: a head at u64::MAX cannot be followed, since validation
+    // demands supersedes.sequence = sequence - 1, which then cannot name the head.
+    if sequence != head_sequence.saturating_add(1) {
+        out.push(ClaimError::SequenceNotNext {
+            expected: head_sequence.saturating_add(1),
+            found: sequence,
+        });
+    }
+    if let Some(found) = supersedes
+        && found != expected
+    {
+        out.push(ClaimError::StaleSupersedes { expected, found });
+    }
 }
 
 /// `issuedAt` must be within the policy's skew of the integration time.
