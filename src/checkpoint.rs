@@ -290,5 +290,22 @@ pub fn parse_decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// `n` in canonical decimal (as `n.to_string()`, what [`parse_decimal`]
+/// reads back), written at the end of `buf` (a u64 has at most 20 digits)
+/// so that callers need no `String`.
+pub(crate) fn format_decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // n % 10 < 10, so the cast cannot truncate.
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
 #[cfg(test)]
 mod tests;

@@ -230,19 +230,9 @@ fn pae_header(payload_type: &str, body_len: usize, room: usize) -> Vec<u8> {
 }
 
 /// Appends `n` in ASCII decimal without leading zeros (as `n.to_string()`).
-fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        // n % 10 < 10, so the cast cannot truncate.
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+fn push_decimal(out: &mut Vec<u8>, n: usize) {
+    // usize is at most 64 bits on every target Rust supports, so the cast is exact.
+    out.extend_from_slice(crate::checkpoint::format_decimal(n as u64, &mut [0; 20]));
 }
 
 /// Verifies many envelopes, each against its key set, with one Ed25519 batch

@@ -48,7 +48,7 @@ impl LogEntry {
     pub fn encode(envelope_json: &[u8], integrated_time: u64) -> Result<Vec<u8>, EntryError> {
         // The decimal is written on the stack, not into a `String` of its own.
         let mut digits = [0u8; 20];
-        let time = decimal(integrated_time, &mut digits);
+        let time = crate::checkpoint::format_decimal(integrated_time, &mut digits);
         let len = PREFIX.len() + envelope_json.len() + TIME_KEY.len() + time.len() + 1;
         if len > MAX_ENTRY_LEN {
             return Err(EntryError::TooLarge(len));
@@ -91,22 +91,6 @@ impl LogEntry {
             integrated_time: time,
         })
     }
-}
-
-/// `n` in ASCII decimal without leading zeros (as `n.to_string()`), written
-/// at the end of `buf` (a u64 has at most 20 digits).
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        // n % 10 < 10, so the cast cannot truncate.
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 /// The dedup key of an envelope: SHA-256 of its canonical encoding.

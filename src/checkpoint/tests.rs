@@ -326,3 +326,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn format_decimal_writes_what_parse_decimal_reads() {
+    for n in [
+        0,
+        1,
+        9,
+        10,
+        99,
+        100,
+        12_345,
+        u64::from(u32::MAX),
+        u64::MAX - 1,
+        u64::MAX,
+    ] {
+        let mut buf = [0; 20];
+        let text = format_decimal(n, &mut buf);
+        assert_eq!(text, n.to_string().as_bytes());
+        assert_eq!(parse_decimal(std::str::from_utf8(text).unwrap()), Some(n));
+    }
+}
