@@ -7,9 +7,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::strict_json::CowStr;
 use super::types::{Sha256Digest, StrictMap};
 
 /// An in-toto DigestSet: `sha256` (required) and optionally `sha384`/`sha512`,
@@ -108,38 +109,6 @@ impl DigestSet {
             }
         }
         Ok(DigestSet { sha256, others })
-    }
-}
-
-/// A string, borrowed from the input when it lends it (no escapes), read as
-/// serde's `String` reads it (same expectation in type errors).
-struct CowStr;
-
-impl<'de> DeserializeSeed<'de> for CowStr {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_string(self)
-    }
-}
-
-impl<'de> Visitor<'de> for CowStr {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v))
     }
 }
 
