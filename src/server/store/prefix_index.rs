@@ -51,6 +51,7 @@ impl PrefixIndex {
     }
 
     /// Number of pairs held.
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.base.len() + self.recent.len()
     }
@@ -77,24 +78,26 @@ impl PrefixIndex {
         out
     }
 
-    /// Folds `recent` into `base` (a linear merge of two sorted runs).
+    /// Folds `recent` into `base`: a merge of two sorted runs from the back,
+    /// in `base`'s own buffer, so the only extra memory is the buffer's
+    /// growth (which the allocator may do in place) and not a second copy
+    /// of the index.
     fn merge(&mut self) {
-        let old = std::mem::take(&mut self.base);
         let recent = std::mem::take(&mut self.recent);
-        let mut merged = Vec::with_capacity(old.len() + recent.len());
-        let mut a = old.into_iter().peekable();
-        let mut b = recent.into_iter().peekable();
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) if x <= y => a.next(),
-                (Some(_), Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            merged.extend(next);
+        let mut old = self.base.len();
+        self.base.resize(old + recent.len(), (0, 0));
+        let mut write = self.base.len();
+        for r in recent.into_iter().rev() {
+            while old > 0 && self.base[old - 1] > r {
+                old -= 1;
+                write -= 1;
+                self.base[write] = self.base[old];
+            }
+            write -= 1;
+            self.base[write] = r;
         }
-        self.base = merged;
+        // What is left of the old run, `base[..old]`, is already in place
+        // (`write == old` here).
     }
 }
 
@@ -130,12 +133,27 @@ mod tests {
         assert!(ix.candidates(1000).is_empty());
     }
 
+    #[test]
+    fn a_merge_interleaves_the_runs() {
+        let mut ix = PrefixIndex::from_pairs(vec![(1, 0), (5, 1), (9, 2)]);
+        for p in [0, 5, 6, 10] {
+            ix.recent.insert((p, 3));
+        }
+        ix.merge();
+        assert_eq!(
+            ix.base,
+            vec![(0, 3), (1, 0), (5, 1), (5, 3), (6, 3), (9, 2), (10, 3)]
+        );
+        assert!(ix.recent.is_empty());
+    }
+
     proptest! {
         #[test]
         fn agrees_with_a_map(
             initial in proptest::collection::vec((0u64..64, 0u64..1_000_000), 0..200),
             added in proptest::collection::vec((0u64..64, 0u64..1_000_000), 0..200),
             probes in proptest::collection::vec(0u64..70, 1..20),
+            merged in any::<bool>(),
         ) {
             let mut model: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
             for &(p, i) in initial.iter().chain(&added) {
@@ -144,6 +162,10 @@ mod tests {
             let mut ix = PrefixIndex::from_pairs(initial);
             for &(p, i) in &added {
                 ix.insert(p, i);
+            }
+            if merged {
+                ix.merge();
+                prop_assert!(ix.base.windows(2).all(|w| w[0] <= w[1]));
             }
             for p in probes {
                 let mut want = model.get(&p).cloned().unwrap_or_default();
