@@ -516,6 +516,17 @@ fn sled_refuses_another_store_format() {
 }
 
 #[test]
+fn sled_creates_the_lru_clock_and_reads_it_per_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStore::open(dir.path()).unwrap();
+    let clock: Vec<_> = s.db_for_tests().scan_prefix(b"c").collect();
+    assert_eq!(clock.len(), 4096);
+    s.commit_batch(&batch(0, 5, vec![])).unwrap();
+    s.commit_batch(&batch(5, 7, vec![])).unwrap();
+    assert_eq!(s.clock_for_tests(), 12);
+}
+
+#[test]
 fn sled_dedup_index_is_rebuilt_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut size = 0;

@@ -17,6 +17,8 @@
 //! - `x` ‖ secondary index key → value
 //! - `mstate` → size u64 ‖ edge bytes
 //! - `mcheckpoint` → size u64 ‖ note bytes
+//! - `c` ‖ u16 → empty, 4,096 records written when the store is created
+//!   (the LRU clock, below)
 //! - `mformat` → `3` (ASCII)
 //!
 //! Why entry groups: sled 0.34 copies a whole tree node (up to 16 items) on
@@ -39,15 +41,28 @@
 //! built from the `h` records at open (one sequential read of 32 bytes per
 //! entry) and confirmed against the full hash on a match.
 //!
-//! Why 8 MiB segments: sled writes a tree node bigger than a quarter of a
+//! The LRU clock: sled 0.34 applies its page-cache LRU lazily. Each of its
+//! 256 shards queues page accesses in 64 slots and evicts only when a queue
+//! fills, so `cache_capacity` binds only where accesses are frequent. An
+//! append-only log touches few pages per entry, so the queues rarely filled
+//! and written pages (entry groups above all) stayed resident: without
+//! format 2's random-keyed `d` records, which happened to fill every queue,
+//! the server held ~50 MiB more after 60,000 entries. So each append reads
+//! one `c` record per entry, stepping through all 4,096 of them (small,
+//! resident, spread over the shards): ~1 µs per entry instead of the ~20 µs
+//! a `d` insert cost.
+//!
+//! Why 2 MiB segments: sled writes a tree node bigger than a quarter of a
 //! segment to a file of its own (a "blob"). A leaf holds up to 17 entry
-//! groups, ~300 KiB for 1 KiB entries and ~1.2 MiB for 4.5 KiB claims, so
-//! with sled's default 512 KiB segments most entry-leaf rewrites created,
-//! wrote and later deleted a file (282 files for 30,000 entries; file
-//! creation was ~4% of the server's CPU under load). 8 MiB segments keep
-//! leaves of entries up to ~7 KiB in the log. sled refuses to reopen a
-//! database with another segment size, which is why the size is part of the
-//! format.
+//! groups, ~300 KiB for 1 KiB entries, so with sled's default 512 KiB
+//! segments most entry-leaf rewrites created, wrote and later deleted a file
+//! (282 files for 30,000 entries; file creation was ~4% of the server's CPU
+//! under load). 2 MiB segments keep leaves of entries up to ~1.8 KiB in the
+//! log; bigger entries (claims, ~4.5 KiB) still go to blobs. Bigger segments
+//! cost memory: sled holds several segment-sized I/O buffers while flushes
+//! are frequent (nine 8 MiB buffers, 72 MiB, were seen at once). sled
+//! refuses to reopen a database with another segment size, which is why the
+//! size is part of the format.
 //!
 //! Format 2 (512 KiB segments, `d` records) and format 1 (no `mformat`
 //! record, `e` ‖ index → entry) are not converted.
@@ -72,7 +87,10 @@ const FORMAT_KEY: &[u8] = b"mformat";
 pub const STORE_FORMAT: u32 = 3;
 
 /// sled's segment size (its I/O buffer and log segment) for format 3.
-pub const SEGMENT_BYTES: usize = 8 * 1024 * 1024;
+pub const SEGMENT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Records of the LRU clock (see the module doc).
+const CLOCK_RECORDS: u64 = 4096;
 
 /// Entries per stored entry group.
 const GROUP: u64 = 16;
@@ -92,6 +110,8 @@ pub struct SledStore {
     write: Mutex<()>,
     /// The in-memory side of the dedup index.
     hashes: Mutex<Hashes>,
+    /// The next LRU clock record to read.
+    clock: std::sync::atomic::AtomicU64,
     /// Holds the exclusive lock on `<dir>/LOCK` until dropped.
     _lock: File,
     dir: PathBuf,
@@ -143,24 +163,18 @@ impl SledStore {
                 lock_path.display()
             )));
         }
-        let db = sled::Config::new()
-            .path(dir.join("db"))
-            .cache_capacity(cache_bytes as u64)
-            .mode(sled::Mode::HighThroughput)
-            .segment_size(SEGMENT_BYTES)
-            .open()
-            .map_err(|e| match e {
-                // The one setting sled refuses to change across restarts
-                // that we set: a database from before format 3.
-                sled::Error::Unsupported(why) => StoreError::Format(format!(
-                    "data directory {} was written with another sled segment size (store \
+        let db = open_sled(&dir.join("db"), cache_bytes).map_err(|e| match e {
+            // The one setting sled refuses to change across restarts
+            // that we set: a database from before format 3.
+            sled::Error::Unsupported(why) => StoreError::Format(format!(
+                "data directory {} was written with another sled segment size (store \
                      format 2 or older; sled says: {why}); this claimlog reads only format \
                      {STORE_FORMAT}: run the claimlog version that wrote it, or start a new \
                      data directory",
-                    dir.display()
-                )),
-                e => backend(e),
-            })?;
+                dir.display()
+            )),
+            e => backend(e),
+        })?;
         check_format(&db, dir)?;
         let index = load_prefix_index(&db)?;
         Ok(SledStore {
@@ -170,6 +184,7 @@ impl SledStore {
                 index,
                 stale: false,
             }),
+            clock: std::sync::atomic::AtomicU64::new(0),
             _lock: lock,
             dir: dir.to_path_buf(),
         })
@@ -184,6 +199,12 @@ impl SledStore {
     #[cfg(test)]
     pub(super) fn db_for_tests(&self) -> &sled::Db {
         &self.db
+    }
+
+    /// Clock ticks so far.
+    #[cfg(test)]
+    pub(super) fn clock_for_tests(&self) -> u64 {
+        self.clock.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Marks the in-memory dedup prefixes stale, as a write that failed in
@@ -207,6 +228,17 @@ impl SledStore {
         // Every update leaves `Hashes` consistent or marks it stale before
         // it can fail, so a poisoned lock is still usable.
         self.hashes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads `n` LRU clock records, so that sled's page-cache queues fill
+    /// and evict (see the module doc).
+    fn tick_clock(&self, n: u64) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let start = self.clock.fetch_add(n, Ordering::Relaxed);
+        for i in start..start.wrapping_add(n) {
+            self.db.get(clock_key(i)).map_err(backend)?;
+        }
+        Ok(())
     }
 
     /// The stored envelope hash of entry `index`, if the tree has it.
@@ -424,6 +456,7 @@ impl Store for SledStore {
         drop(guard);
         // Durability rule: nothing is acknowledged before this returns.
         self.db.flush().map_err(backend)?;
+        self.tick_clock(batch.entries.len() as u64)?;
         Ok(())
     }
 
@@ -462,6 +495,33 @@ impl Store for SledStore {
     }
 }
 
+/// Opens the sled database. Our `LOCK` is held, so no other process has it;
+/// but a store dropped a moment ago in this process may still be closing
+/// (sled's background threads release its own file lock last), so a busy
+/// sled lock is retried for up to 5 s.
+fn open_sled(path: &Path, cache_bytes: usize) -> Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes as u64)
+            .mode(sled::Mode::HighThroughput)
+            .segment_size(SEGMENT_BYTES)
+            .open();
+        match opened {
+            // sled 0.34 reports its busy lock as an `Other` I/O error with
+            // this message (config.rs, `Config::open_file`).
+            Err(sled::Error::Io(e))
+                if e.to_string().starts_with("could not acquire lock on")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn backend(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -482,8 +542,12 @@ fn check_format(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
             String::from_utf8_lossy(&v)
         ))),
         None if db.first().map_err(backend)?.is_none() => {
-            db.insert(FORMAT_KEY, expected.as_bytes())
-                .map_err(backend)?;
+            let mut b = sled::Batch::default();
+            for i in 0..CLOCK_RECORDS {
+                b.insert(&clock_key(i)[..], &[][..]);
+            }
+            b.insert(FORMAT_KEY, expected.as_bytes());
+            db.apply_batch(b).map_err(backend)?;
             db.flush().map_err(backend)?;
             Ok(())
         }
@@ -524,6 +588,15 @@ fn tile_key(key: TileKey) -> [u8; 10] {
     let mut k = [b't'; 10];
     k[1] = key.level;
     k[2..].copy_from_slice(&key.index.to_be_bytes());
+    k
+}
+
+/// The clock record for tick `tick` (taken modulo [`CLOCK_RECORDS`]).
+fn clock_key(tick: u64) -> [u8; 3] {
+    // Below 4,096, so it fits in a u16.
+    let i = (tick % CLOCK_RECORDS) as u16;
+    let mut k = [b'c'; 3];
+    k[1..].copy_from_slice(&i.to_be_bytes());
     k
 }
 
