@@ -455,20 +455,11 @@ impl Sequencer {
         let mut first_in_batch: HashMap<[u8; 32], usize> = HashMap::with_capacity(batch.len());
         let mut entries: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
         let mut leaves: Vec<Hash> = Vec::with_capacity(batch.len());
-        let mut dedup: Vec<([u8; 32], u64)> = Vec::with_capacity(batch.len());
+        let mut envelope_hashes: Vec<[u8; 32]> = Vec::with_capacity(batch.len());
         let mut index_overlay: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut index_records: Vec<IndexRecord> = Vec::new();
-        // The dedup lookups in hash order: the index's records are keyed by
-        // hash, so consecutive lookups walk the store's index left to right
-        // instead of jumping across it once per submission.
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        order.sort_unstable_by_key(|&i| batch[i].envelope_hash);
-        let mut logged: Vec<Option<u64>> = vec![None; batch.len()];
-        for i in order {
-            logged[i] = self.store.dedup(&batch[i].envelope_hash)?;
-        }
-        for (p, logged) in batch.iter().zip(logged) {
-            if let Some(index) = logged {
+        for p in batch {
+            if let Some(index) = self.store.dedup(&p.envelope_hash)? {
                 let entry = self.store.entry(index)?.ok_or_else(|| {
                     StoreError::Corrupt(format!("dedup index points at missing entry {index}"))
                 })?;
@@ -516,7 +507,7 @@ impl Sequencer {
             let entry = LogEntry::encode(&p.envelope_json, now)?;
             first_in_batch.insert(p.envelope_hash, k);
             leaves.push(leaf_hash(&entry));
-            dedup.push((p.envelope_hash, index));
+            envelope_hashes.push(p.envelope_hash);
             entries.push(entry);
             results.push(Ok(Sequenced {
                 index,
@@ -543,7 +534,7 @@ impl Sequencer {
                     )
                 })
                 .collect(),
-            dedup,
+            envelope_hashes,
             index: index_records,
             new_state: TreeState {
                 size: next.size(),

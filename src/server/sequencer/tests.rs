@@ -473,7 +473,7 @@ fn check_log_catches_inconsistencies() {
                     )
                 })
                 .collect(),
-            dedup: vec![(envelope_hash(&envelope_json(99)), 3)],
+            envelope_hashes: vec![envelope_hash(&envelope_json(99))],
             index: Vec::new(),
             new_state: TreeState {
                 size: 4,
@@ -488,7 +488,7 @@ fn check_log_catches_inconsistencies() {
 }
 
 #[test]
-fn check_log_catches_a_missing_dedup_record() {
+fn check_log_catches_a_wrong_dedup_record() {
     let h = harness(SequencerConfig::default());
     let mut tree = load_tree(&*h.store).unwrap();
     let entry = LogEntry::encode(&envelope_json(1), 5).unwrap();
@@ -509,7 +509,8 @@ fn check_log_catches_a_missing_dedup_record() {
                     )
                 })
                 .collect(),
-            dedup: vec![],
+            // The hash of another envelope than the entry's.
+            envelope_hashes: vec![envelope_hash(&envelope_json(2))],
             index: Vec::new(),
             new_state: TreeState {
                 size: 1,

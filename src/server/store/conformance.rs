@@ -14,18 +14,12 @@ fn batch(prev: u64, n: usize, tiles: Vec<(TileKey, Vec<u8>)>) -> CommitBatch {
     let entries: Vec<Vec<u8>> = (0..n)
         .map(|i| format!("entry {}", prev + i as u64).into_bytes())
         .collect();
-    let dedup = (0..n)
-        .map(|i| {
-            let mut h = [0u8; 32];
-            h[..8].copy_from_slice(&(prev + i as u64).to_be_bytes());
-            (h, prev + i as u64)
-        })
-        .collect();
+    let envelope_hashes = (0..n).map(|i| dedup_hash(prev + i as u64)).collect();
     CommitBatch {
         previous_size: prev,
         entries,
         tiles,
-        dedup,
+        envelope_hashes,
         index: Vec::new(),
         new_state: TreeState {
             size: prev + n as u64,
@@ -110,14 +104,17 @@ pub(super) fn invalid_batches_write_nothing(s: &dyn Store) {
     let before = s.tree_state().unwrap();
     let mut wrong_size = batch(1, 2, vec![]);
     wrong_size.new_state.size = 4;
-    let mut bad_dedup = batch(1, 1, vec![]);
-    bad_dedup.dedup.push(([7; 32], 2));
+    let mut extra_hash = batch(1, 1, vec![]);
+    extra_hash.envelope_hashes.push([7; 32]);
+    let mut missing_hash = batch(1, 1, vec![]);
+    missing_hash.envelope_hashes.clear();
     let cases = vec![
         wrong_size,
         batch(1, 1, vec![(key(0, 1), vec![])]),
         batch(1, 1, vec![(key(0, 1), vec![0; 33])]),
         batch(1, 1, vec![(key(0, 1), hashes(257, 0))]),
-        bad_dedup,
+        extra_hash,
+        missing_hash,
         // Rewrites the stored hash instead of extending it.
         batch(
             1,
@@ -370,6 +367,11 @@ macro_rules! conformance_suite {
                 super::dedup_finds_every_committed_hash(&s);
             }
             #[test]
+            fn dedup_tells_apart_hashes_with_one_prefix() {
+                let (s, _guard) = $make;
+                super::dedup_tells_apart_hashes_with_one_prefix(&s);
+            }
+            #[test]
             fn checkpoint_moves_forward_by_cas() {
                 let (s, _guard) = $make;
                 super::checkpoint_moves_forward_by_cas(&s);
@@ -461,29 +463,47 @@ fn sled_refuses_another_store_format() {
     {
         let s = SledStore::open(dir.path()).unwrap();
         s.commit_batch(&batch(0, 3, vec![])).unwrap();
-        s.db_for_tests().insert(b"mformat", &b"3"[..]).unwrap();
+        s.db_for_tests().insert(b"mformat", &b"4"[..]).unwrap();
         s.db_for_tests().flush().unwrap();
     }
     match SledStore::open(dir.path()) {
         Err(StoreError::Format(msg)) => {
             assert!(
-                msg.contains("format \"3\"") && msg.contains("only format 2"),
+                msg.contains("format \"4\"") && msg.contains("only format 3"),
                 "{msg}"
             )
         }
         other => panic!("open of format 3: {other:?}"),
     }
-    // A format-1 directory: data but no format record (one key per entry).
+    // Formats 1 and 2 used sled's default segment size, which sled refuses
+    // to change: such a directory is refused with a clear message.
     let dir = tempfile::tempdir().unwrap();
     {
         let db = ::sled::open(dir.path().join("db")).unwrap();
-        db.insert(b"e\0\0\0\0\0\0\0\0", &b"entry 0"[..]).unwrap();
+        db.insert(b"mformat", &b"2"[..]).unwrap();
+        db.insert(b"d\0", &[0, 0, 0, 0, 0, 0, 0, 0][..]).unwrap();
+        db.flush().unwrap();
+    }
+    match SledStore::open(dir.path()) {
+        Err(StoreError::Format(msg)) => {
+            assert!(msg.contains("format 2 or older"), "{msg}")
+        }
+        other => panic!("open of format 2: {other:?}"),
+    }
+    // Data but no format record.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = ::sled::Config::new()
+            .path(dir.path().join("db"))
+            .segment_size(SEGMENT_BYTES)
+            .open()
+            .unwrap();
         db.insert(b"mstate", &[0, 0, 0, 0, 0, 0, 0, 1][..]).unwrap();
         db.flush().unwrap();
     }
     match SledStore::open(dir.path()) {
-        Err(StoreError::Format(msg)) => assert!(msg.contains("format 1"), "{msg}"),
-        other => panic!("open of format 1: {other:?}"),
+        Err(StoreError::Format(msg)) => assert!(msg.contains("no store format record"), "{msg}"),
+        other => panic!("open without a format record: {other:?}"),
     }
     // A new directory gets the current format, and opens again.
     let dir = tempfile::tempdir().unwrap();
@@ -491,8 +511,73 @@ fn sled_refuses_another_store_format() {
     let s = SledStore::open(dir.path()).unwrap();
     assert_eq!(
         s.db_for_tests().get(b"mformat").unwrap().as_deref(),
-        Some(&b"2"[..])
+        Some(&b"3"[..])
     );
+}
+
+#[test]
+fn sled_creates_the_lru_clock_and_reads_it_per_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStore::open(dir.path()).unwrap();
+    let clock: Vec<_> = s.db_for_tests().scan_prefix(b"c").collect();
+    assert_eq!(clock.len(), 4096);
+    s.commit_batch(&batch(0, 5, vec![])).unwrap();
+    s.commit_batch(&batch(5, 7, vec![])).unwrap();
+    assert_eq!(s.clock_for_tests(), 12);
+}
+
+#[test]
+fn sled_dedup_index_is_rebuilt_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut size = 0;
+    {
+        let s = SledStore::open(dir.path()).unwrap();
+        // Batches that end inside, at and across 256-hash records.
+        for n in [1, 254, 1, 300, 212, 3] {
+            s.commit_batch(&batch(size, n, vec![])).unwrap();
+            size += n as u64;
+        }
+    }
+    let s = SledStore::open(dir.path()).unwrap();
+    for i in 0..size {
+        assert_eq!(s.dedup(&dedup_hash(i)).unwrap(), Some(i));
+    }
+    assert_eq!(s.dedup(&dedup_hash(size)).unwrap(), None);
+    // Appends after the reopen extend the partial record.
+    s.commit_batch(&batch(size, 10, vec![])).unwrap();
+    assert_eq!(s.dedup(&dedup_hash(size + 9)).unwrap(), Some(size + 9));
+    // A rebuild (what follows a write that failed in an unknown state)
+    // finds the same.
+    assert!(!s.mark_hashes_stale_for_tests());
+    assert_eq!(s.dedup(&dedup_hash(3)).unwrap(), Some(3));
+    assert!(!s.mark_hashes_stale_for_tests(), "the lookup rebuilt them");
+    assert_eq!(s.dedup(&dedup_hash(size + 9)).unwrap(), Some(size + 9));
+}
+
+#[test]
+fn sled_refuses_corrupt_envelope_hash_records() {
+    let cases: Vec<(&[u8], Vec<u8>)> = vec![
+        // A record that is not a whole number of hashes.
+        (b"h\0\0\0\0\0\0\0\0", vec![1; 33]),
+        // Fewer hashes than the tree has entries.
+        (b"h\0\0\0\0\0\0\0\0", vec![1; 64]),
+        // A gap: group 1 while group 0 is partial.
+        (b"h\0\0\0\0\0\0\0\x01", vec![1; 32]),
+        // A malformed key.
+        (b"h\0", vec![1; 32]),
+    ];
+    for (key, value) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            s.commit_batch(&batch(0, 3, vec![])).unwrap();
+            s.db_for_tests().insert(key, value).unwrap();
+        }
+        assert!(
+            matches!(SledStore::open(dir.path()), Err(StoreError::Corrupt(_))),
+            "{key:?}"
+        );
+    }
 }
 
 #[test]
@@ -534,4 +619,20 @@ pub(super) fn dedup_finds_every_committed_hash(s: &dyn Store) {
         absent += usize::from(s.dedup(&dedup_hash(i)).unwrap().is_none());
     }
     assert_eq!(absent, 5000);
+}
+
+/// Hashes that share their first 8 bytes (what an in-memory prefix index
+/// keys on) are told apart, and a repeated hash answers its first index.
+pub(super) fn dedup_tells_apart_hashes_with_one_prefix(s: &dyn Store) {
+    let same_prefix = |last: u8| {
+        let mut h = [0xab; 32];
+        h[31] = last;
+        h
+    };
+    let mut b = batch(0, 3, vec![]);
+    b.envelope_hashes = vec![same_prefix(1), same_prefix(2), same_prefix(1)];
+    s.commit_batch(&b).unwrap();
+    assert_eq!(s.dedup(&same_prefix(1)).unwrap(), Some(0));
+    assert_eq!(s.dedup(&same_prefix(2)).unwrap(), Some(1));
+    assert_eq!(s.dedup(&same_prefix(3)).unwrap(), None);
 }

@@ -130,8 +130,8 @@ impl Store for MemoryStore {
         for (key, data) in &batch.tiles {
             inner.tiles.insert(*key, data.clone());
         }
-        for (hash, index) in &batch.dedup {
-            inner.dedup.insert(*hash, *index);
+        for (index, hash) in (batch.previous_size..).zip(&batch.envelope_hashes) {
+            inner.dedup.entry(*hash).or_insert(index);
         }
         for (key, value) in &batch.index {
             inner.index.insert(key.clone(), value.clone());

@@ -8,7 +8,8 @@
 //!   at the right edge of a level is overwritten as it grows, and every older
 //!   width is a prefix of the current contents, so `tile/L/N.p/W` is served by
 //!   slicing the first `32·W` bytes (c2sp.org/tlog-tiles "Partial tiles"),
-//! - the dedup index (SHA-256 of the canonical envelope -> index),
+//! - the dedup index (SHA-256 of the canonical envelope -> index; every entry
+//!   has one, given in the batch that appends it),
 //! - the tree state (size + the tiler's opaque edge state),
 //! - the published checkpoint, which only moves forward, by compare-and-swap,
 //! - secondary indexes (opaque key -> value records, e.g. the claim series
@@ -22,12 +23,13 @@
 //! meaning of entries.
 
 mod memory;
+mod prefix_index;
 mod sled_store;
 
 use crate::tiles::MAX_ENTRY_LEN;
 
 pub use memory::{Fault, MemoryStore};
-pub use sled_store::{DEFAULT_SLED_CACHE_BYTES, STORE_FORMAT, SledStore};
+pub use sled_store::{DEFAULT_SLED_CACHE_BYTES, SEGMENT_BYTES, STORE_FORMAT, SledStore};
 
 /// A secondary index record: key and value.
 pub type IndexRecord = (Vec<u8>, Vec<u8>);
@@ -110,8 +112,9 @@ pub struct CommitBatch {
     /// Each is 1 to 256 hashes, and a stored tile's contents must be a prefix
     /// of the new contents.
     pub tiles: Vec<(TileKey, Vec<u8>)>,
-    /// New dedup index records: canonical envelope hash -> entry index.
-    pub dedup: Vec<([u8; 32], u64)>,
+    /// The dedup index's new records: the SHA-256 of each new entry's
+    /// canonical envelope, in entry order (exactly one per entry).
+    pub envelope_hashes: Vec<[u8; 32]>,
     /// Secondary index records (key -> value), inserted or overwritten in the
     /// same atomic write; applied in order, so a later record for the same key
     /// wins. Keys are 1 to [`MAX_INDEX_KEY`] bytes.
@@ -161,7 +164,8 @@ pub trait Store: Send + Sync + 'static {
     /// The current contents of a hash tile (full, or the widest partial).
     fn tile(&self, key: TileKey) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// The index of the entry with this canonical envelope hash.
+    /// The index of the entry with this canonical envelope hash (the lowest,
+    /// if batches gave it to several).
     fn dedup(&self, envelope_hash: &[u8; 32]) -> Result<Option<u64>, StoreError>;
 
     /// The secondary index record at `key`, if any.
@@ -237,12 +241,12 @@ fn check_batch(batch: &CommitBatch, current_size: u64) -> Result<(), StoreError>
             )));
         }
     }
-    for (_, index) in &batch.dedup {
-        if *index >= batch.new_state.size {
-            return Err(StoreError::Invalid(format!(
-                "dedup record points at {index}, beyond the new size"
-            )));
-        }
+    if batch.envelope_hashes.len() != batch.entries.len() {
+        return Err(StoreError::Invalid(format!(
+            "{} envelope hashes for {} entries",
+            batch.envelope_hashes.len(),
+            batch.entries.len()
+        )));
     }
     Ok(())
 }
