@@ -101,6 +101,32 @@ const HASH_GROUP: u64 = 256;
 /// Bytes in one envelope hash.
 const HASH_LEN: usize = 32;
 
+/// How a per-entry sequence is stored `per` to a record (see
+/// `SledStore::append_grouped`).
+#[derive(Clone, Copy)]
+struct Grouped {
+    /// The record key of group `index / per`.
+    key: fn(u64) -> [u8; 9],
+    /// Items per record.
+    per: u64,
+    /// What a stored partial record that does not fit is reported as.
+    what: &'static str,
+}
+
+/// The entries, 16 to a `g` record.
+const ENTRY_GROUPS: Grouped = Grouped {
+    key: group_key,
+    per: GROUP,
+    what: "partial entry group",
+};
+
+/// The envelope hashes, 256 to an `h` record.
+const HASH_RECORDS: Grouped = Grouped {
+    key: hash_key,
+    per: HASH_GROUP,
+    what: "partial envelope hash",
+};
+
 /// A [`Store`] on sled in a data directory that this process owns
 /// exclusively while the value lives.
 pub struct SledStore {
@@ -228,6 +254,46 @@ impl SledStore {
         // Every update leaves `Hashes` consistent or marks it stale before
         // it can fail, so a poisoned lock is still usable.
         self.hashes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds to `b` the records holding `items`, the items of indexes
+    /// `start..`, laid out as `layout` says. The first record may be the
+    /// stored partial one: it is read back (`stored` counts its items, which
+    /// must be exactly those before `start`) and rewritten with the new items
+    /// appended, like a partial tile.
+    fn append_grouped<T>(
+        &self,
+        b: &mut sled::Batch,
+        layout: &Grouped,
+        start: u64,
+        items: &[T],
+        stored: impl Fn(&[u8]) -> Result<usize, StoreError>,
+        encode: impl Fn(&mut Vec<u8>, &T),
+    ) -> Result<(), StoreError> {
+        let Grouped { key, per, what } = *layout;
+        let mut next = start;
+        let mut rest = items;
+        while !rest.is_empty() {
+            let (group, offset) = (next / per, (next % per) as usize);
+            // `per` is at most 256, so it fits in a usize.
+            let take = rest.len().min(per as usize - offset);
+            let mut value = Vec::new();
+            if offset > 0 {
+                let old = self.db.get(key(group)).map_err(backend)?;
+                let old = old.as_deref().unwrap_or_default();
+                if stored(old)? != offset {
+                    return Err(corrupt(what));
+                }
+                value.extend_from_slice(old);
+            }
+            for item in &rest[..take] {
+                encode(&mut value, item);
+            }
+            b.insert(&key(group)[..], value);
+            next += take as u64;
+            rest = &rest[take..];
+        }
+        Ok(())
     }
 
     /// Reads `n` LRU clock records, so that sled's page-cache queues fill
@@ -382,52 +448,30 @@ impl Store for SledStore {
             }
             b.insert(&tile_key(*key)[..], data.as_slice());
         }
-        // Entries, 16 to a group: the first group may be the stored partial
-        // one, which is rewritten with the new entries appended.
-        let mut next = batch.previous_size;
-        let mut rest = batch.entries.as_slice();
-        while !rest.is_empty() {
-            let (group, offset) = (next / GROUP, (next % GROUP) as usize);
-            let take = rest.len().min(GROUP as usize - offset);
-            let mut value = Vec::new();
-            if offset > 0 {
-                let old = self.db.get(group_key(group)).map_err(backend)?;
-                let old = old.as_deref().unwrap_or_default();
-                if parse_group(old)?.len() != offset {
-                    return Err(corrupt("partial entry group"));
-                }
-                value.extend_from_slice(old);
-            }
-            for entry in &rest[..take] {
+        // Entries 16 to a group, envelope hashes 256 to a record.
+        self.append_grouped(
+            &mut b,
+            &ENTRY_GROUPS,
+            batch.previous_size,
+            &batch.entries,
+            |old| Ok(parse_group(old)?.len()),
+            |value, entry| {
                 // `check_batch` capped every entry at `MAX_ENTRY_LEN`.
                 value.extend_from_slice(&(entry.len() as u16).to_be_bytes());
                 value.extend_from_slice(entry);
-            }
-            b.insert(&group_key(group)[..], value);
-            next += take as u64;
-            rest = &rest[take..];
-        }
-        // Envelope hashes, 256 to a record, the first possibly the stored
-        // partial one, as for the entry groups.
-        let mut next = batch.previous_size;
-        let mut rest = batch.envelope_hashes.as_slice();
-        while !rest.is_empty() {
-            let (group, offset) = (next / HASH_GROUP, (next % HASH_GROUP) as usize);
-            let take = rest.len().min(HASH_GROUP as usize - offset);
-            let mut value = Vec::with_capacity((offset + take) * HASH_LEN);
-            if offset > 0 {
-                let old = self.db.get(hash_key(group)).map_err(backend)?;
-                let old = old.as_deref().unwrap_or_default();
-                if old.len() != offset * HASH_LEN {
-                    return Err(corrupt("partial envelope hash"));
-                }
-                value.extend_from_slice(old);
-            }
-            value.extend(rest[..take].iter().flatten());
-            b.insert(&hash_key(group)[..], value);
-            next += take as u64;
-            rest = &rest[take..];
-        }
+            },
+        )?;
+        self.append_grouped(
+            &mut b,
+            &HASH_RECORDS,
+            batch.previous_size,
+            &batch.envelope_hashes,
+            |old| match old.len() % HASH_LEN {
+                0 => Ok(old.len() / HASH_LEN),
+                _ => Err(corrupt("partial envelope hash")),
+            },
+            |value, hash| value.extend_from_slice(hash),
+        )?;
         for (key, value) in &batch.index {
             b.insert(index_key(key), value.as_slice());
         }
