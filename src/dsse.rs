@@ -34,7 +34,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::ed25519::PreparedKey;
+use crate::ed25519::{Challenge, PreparedKey, holds_all};
 use crate::note::{KeyType, SignerKey, VerifierKey};
 
 /// The payload type of an in-toto Statement (in-toto attestation spec, "Envelope").
@@ -150,9 +150,9 @@ impl KeySet {
     /// would reject anyway, or one with a torsion component, which no honest
     /// key generator produces.
     pub fn insert(&mut self, key: VerifyingKey) -> bool {
-        // A key with a torsion component could make batch and strict
-        // verification disagree (see `r_is_acceptable`); honest keys never
-        // have one.
+        // Under a key with a torsion component, cofactored verifiers (which
+        // other implementations may be) and this strict one disagree on
+        // some signatures; honest keys never have one.
         if key.is_weak() || !key.to_edwards().is_torsion_free() {
             return false;
         }
@@ -235,75 +235,81 @@ fn push_decimal(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(crate::checkpoint::format_decimal(n as u64, &mut [0; 20]));
 }
 
-/// Verifies many envelopes, each against its key set, with one Ed25519 batch
-/// verification when every envelope passes it.
-///
-/// Returns one result per input, in order, each the index of the signature
-/// that verified (as [`Envelope::verify`]). When the batch fails, every
-/// envelope is checked on its own with `verify_strict` so that exactly the bad
-/// ones are reported.
-///
-/// Strictness: the result equals that of `verify_strict` on each signature.
-/// Keys in a [`KeySet`] are torsion-free, and a signature goes into the batch
-/// only if its R is canonical and torsion-free; any other R is checked on its
-/// own. Under those conditions the batch equation holds exactly when every
-/// individual strict equation does (up to the batch's 2^-128 soundness error).
-///
-/// Cost: the torsion check on R is a full scalar multiplication, so on our
-/// measurements (ed25519-dalek 2.2, 1 KiB messages) batch + check costs about
-/// 1.1-1.3x as much as individual `verify_strict` calls. Without the check a
-/// submitter could get a signature with a small-order component in R accepted
-/// by the batch (with probability up to 1/2 per try) that strict verification
-/// rejects, so the log's request path verifies individually and this function
-/// is for callers that verify offline in bulk and want one pass.
+/// Verifies many envelopes, each against its key set: the same results as
+/// [`Envelope::verify`] on each, in order, with the final comparison of every
+/// signature done at once ([`PendingVerification::finish_all`]: one field
+/// inversion for the lot instead of one per signature).
 pub fn verify_many(items: &[(&Envelope, &KeySet)]) -> Vec<Result<usize, DsseError>> {
-    // Collect every (message, signature, key) triple; an envelope whose
-    // signatures cannot be matched is settled now.
-    let mut results: Vec<Option<Result<usize, DsseError>>> = vec![None; items.len()];
-    let mut messages: Vec<Vec<u8>> = Vec::new();
-    let mut sigs: Vec<Signature> = Vec::new();
-    let mut keys: Vec<VerifyingKey> = Vec::new();
-    let mut first_ok: Vec<usize> = vec![0; items.len()];
-    for (i, (env, set)) in items.iter().enumerate() {
-        match env.matching_signatures(set) {
-            Err(e) => results[i] = Some(Err(e)),
-            Ok(matched) => {
-                let Some(&(first, _)) = matched.first() else {
-                    results[i] = Some(Err(DsseError::NoTrustedSignature));
-                    continue;
-                };
-                first_ok[i] = first;
-                if matched
-                    .iter()
-                    .any(|(j, _)| !r_is_acceptable(&env.signatures[*j].sig))
-                {
-                    // Let the individual check below report it.
-                    results[i] = Some(env.verify(set));
-                    continue;
-                }
-                for (j, key) in matched {
-                    messages.push(env.pae().to_vec());
-                    sigs.push(env.signatures[j].sig);
-                    keys.push(*key.verifying_key());
-                }
-            }
+    let started: Vec<Result<PendingVerification, DsseError>> = items
+        .iter()
+        .map(|(env, set)| env.start_verify(set))
+        .collect();
+    PendingVerification::finish_results(
+        started
+            .iter()
+            .map(|r| r.as_ref().map_err(Clone::clone))
+            .collect(),
+    )
+}
+
+/// An envelope's verification ([`Envelope::verify`]) with its costly half
+/// done ([`Envelope::start_verify`]): every signature under a trusted key
+/// has its `[S]B - [k]A` computed, and only the comparisons with R are left
+/// ([`PendingVerification::finish`], or many at once with
+/// [`PendingVerification::finish_all`]).
+#[derive(Debug, Clone)]
+pub struct PendingVerification {
+    /// The first signature under a trusted key (the result on success).
+    first: usize,
+    /// Each signature under a trusted key, in order, with its challenge.
+    checks: Vec<(usize, Challenge)>,
+}
+
+impl PendingVerification {
+    /// The result of [`Envelope::verify`].
+    pub fn finish(&self) -> Result<usize, DsseError> {
+        let verdicts: Vec<bool> = self.checks.iter().map(|(_, c)| c.holds()).collect();
+        self.result(&verdicts)
+    }
+
+    /// [`PendingVerification::finish`] of each, in order, with one field
+    /// inversion for all their signatures.
+    pub fn finish_all(items: &[&PendingVerification]) -> Vec<Result<usize, DsseError>> {
+        PendingVerification::finish_results(items.iter().map(|p| Ok(*p)).collect())
+    }
+
+    /// [`PendingVerification::finish_all`] with failures already known
+    /// passed through in place.
+    fn finish_results(
+        items: Vec<Result<&PendingVerification, DsseError>>,
+    ) -> Vec<Result<usize, DsseError>> {
+        let challenges: Vec<Challenge> = items
+            .iter()
+            .flatten()
+            .flat_map(|p| p.checks.iter().map(|(_, c)| *c))
+            .collect();
+        // One verdict per challenge, in order: each item takes its own.
+        let verdicts = holds_all(&challenges);
+        let mut rest = verdicts.as_slice();
+        items
+            .into_iter()
+            .map(|item| {
+                let p = item?;
+                let (mine, tail) = rest.split_at(p.checks.len());
+                rest = tail;
+                p.result(mine)
+            })
+            .collect()
+    }
+
+    /// The verification's result given each check's verdict: the first
+    /// signature that fails, in order, or the first trusted one.
+    fn result(&self, verdicts: &[bool]) -> Result<usize, DsseError> {
+        match self.checks.iter().zip(verdicts).find(|(_, ok)| !**ok) {
+            Some(((j, _), _)) => Err(DsseError::InvalidSignature(*j)),
+            None => Ok(self.first),
         }
     }
-    let batch_ok = if messages.is_empty() {
-        true
-    } else {
-        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok()
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, (env, set))| match results[i].take() {
-            Some(r) => r,
-            None if batch_ok => Ok(first_ok[i]),
-            None => env.verify(set),
-        })
-        .collect()
 }
 
 impl Envelope {
@@ -514,16 +520,24 @@ impl Envelope {
     /// trusted key does not verify, and with [`DsseError::NoTrustedSignature`]
     /// if none names a trusted key.
     pub fn verify(&self, keys: &KeySet) -> Result<usize, DsseError> {
+        self.start_verify(keys)?.finish()
+    }
+
+    /// The costly half of [`Envelope::verify`]: finds the signatures under
+    /// trusted keys (failing as `verify` does if there is none, or a keyid
+    /// is malformed) and computes each one's challenge; the comparisons are
+    /// left to [`PendingVerification::finish`] or
+    /// [`PendingVerification::finish_all`].
+    pub fn start_verify(&self, keys: &KeySet) -> Result<PendingVerification, DsseError> {
         let matched = self.matching_signatures(keys)?;
         let Some(&(first, _)) = matched.first() else {
             return Err(DsseError::NoTrustedSignature);
         };
-        for (j, key) in matched {
-            if !key.verify_strict(&self.pae, &self.signatures[j].sig) {
-                return Err(DsseError::InvalidSignature(j));
-            }
-        }
-        Ok(first)
+        let checks = matched
+            .into_iter()
+            .map(|(j, key)| (j, key.challenge(&self.pae, &self.signatures[j].sig)))
+            .collect();
+        Ok(PendingVerification { first, checks })
     }
 
     /// The deterministic encoding the log stores: JSON with keys in sorted
@@ -635,23 +649,6 @@ impl Envelope {
             signatures: Vec::new(),
         }
     }
-}
-
-/// Whether a signature's R is one `verify_strict` could accept and on which
-/// the batch equation agrees with it: a canonical encoding of a point that is
-/// not of small order and has no torsion component.
-///
-/// `verify_batch` decompresses R (accepting non-canonical encodings) and
-/// checks a non-cofactored equation with random 128-bit weights, under which
-/// a torsion component of order 2 vanishes for half of all weights; strict
-/// verification compares R byte for byte with `[s]B - [k]A`, which is
-/// torsion-free. Ruling such R out up front makes the two agree.
-fn r_is_acceptable(sig: &Signature) -> bool {
-    let Ok(r) = VerifyingKey::from_bytes(sig.r_bytes()) else {
-        return false;
-    };
-    let point = r.to_edwards();
-    !r.is_weak() && point.is_torsion_free() && point.compress().as_bytes() == sig.r_bytes()
 }
 
 #[derive(Deserialize)]

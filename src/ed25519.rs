@@ -1,15 +1,15 @@
 //! Ed25519 strict verification (RFC 8032 §5.1.7 with ed25519-dalek 2.x's
-//! `verify_strict` rules) with a key prepared once and reused.
+//! `verify_strict` rules) with a key prepared once and reused, and with the
+//! final comparison of many signatures done at once.
 //!
-//! In scope: [`PreparedKey`], a public key decompressed once, and
+//! In scope: [`PreparedKey`], a public key decompressed once;
 //! [`PreparedKey::verify_strict`], which accepts exactly the signatures that
-//! `ed25519_dalek::VerifyingKey::verify_strict` accepts, for less work:
-//! - the key is decompressed (a field square root) once per key, not per
-//!   signature;
-//! - the final check compares points projectively instead of compressing
-//!   `[s]B - [k]A` (which costs a field inversion) and comparing bytes.
+//! `ed25519_dalek::VerifyingKey::verify_strict` accepts; and its two halves,
+//! [`PreparedKey::challenge`] (the costly part: `[S]B - [k]A`) and
+//! [`Challenge::holds`] / [`holds_all`] (compare with R), so that a caller
+//! with many signatures in hand compares them all for one field inversion.
 //!
-//! Out of scope: signing, batch verification (cofactored, so NOT equivalent:
+//! Out of scope: signing, cofactored batch verification (NOT equivalent:
 //! BENCHMARKS.md "Perf branch" point 1), Ed25519ph/ctx, and the Go-compatible
 //! non-strict `verify` that signed notes use (`crate::note`).
 //!
@@ -21,17 +21,23 @@
 //! 4. with `k = SHA-512(R_bytes || A_bytes || M) mod l` and
 //!    `R' = [S]B - [k]A`: `R'.compress() == R_bytes`.
 //!
-//! Point 4 is replaced here by "`R_bytes` is a canonical encoding and
-//! `R' == R` as points", which is equivalent:
-//! - `compress` always yields the canonical encoding of a point, and distinct
-//!   points have distinct canonical encodings. So if `R_bytes` is canonical,
-//!   `R'.compress() == R_bytes` iff `R' == decompress(R_bytes)`; if it is not,
-//!   `R'.compress() == R_bytes` is never true, and we reject too.
-//! - An encoding is non-canonical in exactly two ways (curve25519-dalek's
-//!   `decompress` accepts both): its y coordinate is `>= p`, which we test
-//!   directly; or `x = 0` with the sign bit set. `x = 0` only for `y = 1`
-//!   (the identity) and `y = -1` (the point of order 2), both of small order,
-//!   so check 3 already rejects them, in dalek and here; the tests cover both.
+//! Here checks 1 and 4 are done as stated, and 2 and 3 follow from them:
+//! - If `R'.compress() == R_bytes` then `R_bytes` is the canonical encoding
+//!   of `R'`, so it decompresses (check 2) and `R = R'`; if it does not
+//!   decompress, check 4 fails too. So check 2 needs no work of its own.
+//! - Given check 4, `R` is of small order iff `R_bytes` is the canonical
+//!   encoding of one of the eight points of small order ([`SMALL_ORDER`]);
+//!   the non-canonical encodings that decompress to such points never equal a
+//!   compression, so check 4 rejects them anyway. So check 3 on R is eight
+//!   byte comparisons instead of a decompression (a field square root).
+//! - Check 3 on A is done once per key.
+//!
+//! `R'.compress()` costs a field inversion; [`holds_all`] compresses many
+//! points with one inversion and three multiplications each (Montgomery's
+//! trick, `EdwardsPoint::compress_batch_alloc`), with results identical to
+//! compressing each. curve25519-dalek 5 is named directly for that (and for
+//! its faster double-base multiplication); ed25519-dalek 2 keeps its own
+//! curve25519-dalek 4, and the two meet only as bytes.
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
@@ -48,15 +54,61 @@ pub enum Ed25519Error {
     InvalidKey,
 }
 
+/// The canonical encodings of the eight points of small order (the
+/// 8-torsion subgroup): `EIGHT_TORSION[i].compress()`, checked by a test.
+pub const SMALL_ORDER: [[u8; 32]; 8] = [
+    [
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    [
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x80,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x85,
+    ],
+    [
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0xfa,
+    ],
+];
+
 /// An Ed25519 public key prepared for many strict verifications: the key as
-/// given (its bytes are hashed into every challenge) with its point, and
+/// given (its bytes are hashed into every challenge), its negated point, and
 /// whether it is of small order.
 ///
-/// About 200 bytes; no tables (BENCHMARKS.md "Prepared Ed25519 keys": a
+/// About 360 bytes; no tables (BENCHMARKS.md "Prepared Ed25519 keys": a
 /// per-key precomputed table did not pay for its ~20 KiB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PreparedKey {
     key: VerifyingKey,
+    minus_a: EdwardsPoint,
     small_order: bool,
 }
 
@@ -64,17 +116,29 @@ impl PreparedKey {
     /// Prepares a key from its 32-byte encoding; fails exactly when
     /// `VerifyingKey::from_bytes` does.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<PreparedKey, Ed25519Error> {
-        VerifyingKey::from_bytes(bytes)
-            .map(|k| PreparedKey::new(&k))
-            .map_err(|_| Ed25519Error::InvalidKey)
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| Ed25519Error::InvalidKey)?;
+        PreparedKey::try_new(&key)
     }
 
     /// Prepares an already decompressed key.
     pub fn new(key: &VerifyingKey) -> PreparedKey {
-        PreparedKey {
-            key: *key,
-            small_order: key.is_weak(),
+        match PreparedKey::try_new(key) {
+            Ok(k) => k,
+            // Both curve25519-dalek versions decompress with the same
+            // arithmetic, and `key` came out of one of them.
+            Err(_) => unreachable!("a VerifyingKey decompresses"),
         }
+    }
+
+    fn try_new(key: &VerifyingKey) -> Result<PreparedKey, Ed25519Error> {
+        let a = CompressedEdwardsY(*key.as_bytes())
+            .decompress()
+            .ok_or(Ed25519Error::InvalidKey)?;
+        Ok(PreparedKey {
+            key: *key,
+            minus_a: -a,
+            small_order: a.is_small_order(),
+        })
     }
 
     /// The key as an ed25519-dalek key.
@@ -94,33 +158,35 @@ impl PreparedKey {
 
     /// Whether `sig` is a valid signature on `msg` under this key, with
     /// exactly the acceptance set of `VerifyingKey::verify_strict` (see the
-    /// module doc for why the checks below are equivalent).
+    /// module doc for why the checks are equivalent).
     pub fn verify_strict(&self, msg: &[u8], sig: &Signature) -> bool {
+        self.challenge(msg, sig).holds()
+    }
+
+    /// The costly half of [`PreparedKey::verify_strict`]: checks 1 and 3 and
+    /// `R' = [S]B - [k]A`. The signature verifies iff the result
+    /// [`holds`](Challenge::holds) (or [`holds_all`] says so).
+    pub fn challenge(&self, msg: &[u8], sig: &Signature) -> Challenge {
+        let r_bytes = sig.r_bytes();
         // Check 1: S < l.
         let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*sig.s_bytes())) else {
-            return false;
+            return Challenge(None);
         };
-        let r_bytes = sig.r_bytes();
-        // Half of point 4: a non-canonical y can never equal a compression.
-        if !y_is_canonical(r_bytes) {
-            return false;
+        // Check 3.
+        if self.small_order || SMALL_ORDER.contains(r_bytes) {
+            return Challenge(None);
         }
-        // Checks 2 and 3.
-        let Some(r) = CompressedEdwardsY(*r_bytes).decompress() else {
-            return false;
-        };
-        if self.small_order || r.is_small_order() {
-            return false;
-        }
-        // Check 4 as a point comparison (projective, no inversion).
-        let k = Scalar::from_hash(
-            Sha512::new()
+        let mut h = [0u8; 64];
+        h.copy_from_slice(
+            &Sha512::new()
                 .chain_update(r_bytes)
                 .chain_update(self.key.as_bytes())
-                .chain_update(msg),
+                .chain_update(msg)
+                .finalize(),
         );
-        let minus_a = -self.key.to_edwards();
-        EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &minus_a, &s) == r
+        let k = Scalar::from_bytes_mod_order_wide(&h);
+        let computed = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.minus_a, &s);
+        Challenge(Some((computed, *r_bytes)))
     }
 }
 
@@ -130,11 +196,39 @@ impl From<&VerifyingKey> for PreparedKey {
     }
 }
 
-/// Whether the y coordinate of an encoded point (the low 255 bits, little
-/// endian) is below p = 2^255 - 19. The values from p to 2^255 - 1 are
-/// 0xed..0xff, 0xff x 30, 0x7f (sign bit aside).
-fn y_is_canonical(bytes: &[u8; 32]) -> bool {
-    !(bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff) && bytes[0] >= 0xed)
+/// A strict verification with its costly half done
+/// ([`PreparedKey::challenge`]): `[S]B - [k]A` and the signature's R bytes,
+/// or already failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Challenge(Option<(EdwardsPoint, [u8; 32])>);
+
+impl Challenge {
+    /// A challenge that fails (for a signature that could not be checked at
+    /// all, e.g. under no key).
+    pub const FAILED: Challenge = Challenge(None);
+
+    /// Whether the signature verifies: check 4, `R'.compress() == R_bytes`.
+    /// One field inversion; [`holds_all`] shares it among many.
+    pub fn holds(&self) -> bool {
+        self.0
+            .is_some_and(|(computed, r)| computed.compress().as_bytes() == &r)
+    }
+}
+
+/// [`Challenge::holds`] of each challenge, in order, with one field
+/// inversion for all of them.
+pub fn holds_all(challenges: &[Challenge]) -> Vec<bool> {
+    let points: Vec<EdwardsPoint> = challenges.iter().filter_map(|c| c.0.map(|c| c.0)).collect();
+    let mut compressed = EdwardsPoint::compress_batch_alloc(&points).into_iter();
+    challenges
+        .iter()
+        .map(|c| match c.0 {
+            Some((_, r)) => compressed
+                .next()
+                .is_some_and(|computed: CompressedEdwardsY| computed.as_bytes() == &r),
+            None => false,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -316,27 +316,6 @@ fn weak_or_torsioned_keys_are_refused() {
 }
 
 #[test]
-fn r_checks() {
-    let k = test_key(4);
-    let good = Envelope::sign("t", b"x", &k).signatures()[0].sig;
-    assert!(r_is_acceptable(&good));
-    let mut bytes = good.to_bytes();
-    // Small-order R (the identity).
-    bytes[..32].copy_from_slice(&{
-        let mut b = [0u8; 32];
-        b[0] = 1;
-        b
-    });
-    assert!(!r_is_acceptable(&Signature::from_bytes(&bytes)));
-    // Non-canonical encoding of y = 1 (y + p, p = 2^255 - 19).
-    let mut noncanon = [0xffu8; 32];
-    noncanon[0] = 0xee;
-    noncanon[31] = 0x7f;
-    bytes[..32].copy_from_slice(&noncanon);
-    assert!(!r_is_acceptable(&Signature::from_bytes(&bytes)));
-}
-
-#[test]
 fn verify_many_agrees_with_verify() {
     let ks: Vec<SigningKey> = (0..6).map(test_key).collect();
     let trusted = keys_of(&[&ks[0], &ks[1], &ks[2]]);
@@ -363,6 +342,21 @@ fn verify_many_agrees_with_verify() {
         b
     });
     envs[11].signatures[0].sig = Signature::from_bytes(&r_bad);
+    // Two trusted signatures, the second bad; the first bad; an untrusted
+    // one first and a good trusted one after it.
+    let two = |n: usize| {
+        let mut env = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"two", &ks[0]);
+        let other = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, b"two", &ks[n]);
+        env.signatures.push(other.signatures[0].clone());
+        env
+    };
+    envs[15] = two(1);
+    envs[15].signatures[1].sig = envs[15].signatures[0].sig;
+    envs[16] = two(1);
+    envs[16].signatures[0].sig = envs[16].signatures[1].sig;
+    envs[17] = two(5);
+    envs[17].signatures.swap(0, 1);
+    envs[18] = two(2);
     let items: Vec<(&Envelope, &KeySet)> = envs.iter().map(|e| (e, &trusted)).collect();
     let got = verify_many(&items);
     for (i, e) in envs.iter().enumerate() {
@@ -372,6 +366,18 @@ fn verify_many_agrees_with_verify() {
     assert_eq!(got[7], Err(DsseError::NoTrustedSignature));
     assert_eq!(got[11], Err(DsseError::InvalidSignature(0)));
     assert_eq!(got[12], Ok(0));
+    assert_eq!(got[15], Err(DsseError::InvalidSignature(1)));
+    assert_eq!(got[16], Err(DsseError::InvalidSignature(0)));
+    assert_eq!(got[17], Ok(1));
+    assert_eq!(got[18], Ok(0));
+    // Finishing one at a time gives the same.
+    for (i, e) in envs.iter().enumerate() {
+        assert_eq!(
+            e.start_verify(&trusted).and_then(|p| p.finish()),
+            got[i],
+            "envelope {i}"
+        );
+    }
 }
 
 #[test]

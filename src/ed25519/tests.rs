@@ -32,7 +32,17 @@ const P: [u8; 32] = {
 /// decode (asserted for both), else whether the signature verifies.
 fn same(key: &[u8; 32], msg: &[u8], sig: &Signature) -> Option<bool> {
     let dalek = VerifyingKey::from_bytes(key).map(|k| k.verify_strict(msg, sig).is_ok());
-    let ours = PreparedKey::from_bytes(key).map(|k| k.verify_strict(msg, sig));
+    let ours = PreparedKey::from_bytes(key).map(|k| {
+        let verdict = k.verify_strict(msg, sig);
+        // The two halves, alone and in a batch, say the same.
+        let challenge = k.challenge(msg, sig);
+        assert_eq!(challenge.holds(), verdict);
+        assert_eq!(
+            holds_all(&[challenge, Challenge::FAILED, challenge]),
+            [verdict, false, verdict]
+        );
+        verdict
+    });
     assert_eq!(
         dalek.ok(),
         ours.ok(),
@@ -65,12 +75,13 @@ fn key(seed: u8) -> SigningKey {
 
 /// The challenge `k = SHA-512(R || A || M) mod l`.
 fn challenge(r: &[u8; 32], a: &[u8; 32], msg: &[u8]) -> Scalar {
-    Scalar::from_hash(
-        Sha512::new()
-            .chain_update(r)
-            .chain_update(a)
-            .chain_update(msg),
-    )
+    let h: [u8; 64] = Sha512::new()
+        .chain_update(r)
+        .chain_update(a)
+        .chain_update(msg)
+        .finalize()
+        .into();
+    Scalar::from_bytes_mod_order_wide(&h)
 }
 
 #[test]
@@ -106,25 +117,11 @@ fn s_out_of_range_is_rejected() {
 }
 
 #[test]
-fn y_canonical_boundaries() {
-    let mut p_minus_1 = P;
-    p_minus_1[0] -= 1;
-    let mut p_plus_18 = P;
-    p_plus_18[0] += 18;
-    assert!(y_is_canonical(&[0; 32]));
-    assert!(y_is_canonical(&p_minus_1));
-    assert!(!y_is_canonical(&P));
-    assert!(!y_is_canonical(&p_plus_18));
-    // The sign bit is not part of y.
-    for mut b in [p_minus_1, P, p_plus_18] {
-        let before = y_is_canonical(&b);
-        b[31] |= 0x80;
-        assert_eq!(y_is_canonical(&b), before);
+fn small_order_table_is_the_eight_torsion() {
+    for (i, t) in EIGHT_TORSION.iter().enumerate() {
+        assert_eq!(SMALL_ORDER[i], t.compress().to_bytes(), "point {i}");
+        assert!(t.is_small_order());
     }
-    // One byte below the top run breaks it.
-    let mut almost = P;
-    almost[15] = 0xfe;
-    assert!(y_is_canonical(&almost));
 }
 
 #[test]
@@ -209,6 +206,22 @@ fn small_order_r_is_rejected_even_when_the_equation_holds() {
             assert_eq!(with_r(&r), Some(false));
         }
     }
+}
+
+#[test]
+fn identity_r_under_a_good_key_is_rejected_though_the_equation_holds() {
+    // With the secret scalar a, S = k * a makes [S]B - [k]A the identity,
+    // so R = identity satisfies the equation under a key of full order:
+    // only the small-order rule on R refuses it.
+    let sk = key(6);
+    let a_bytes = sk.verifying_key().to_bytes();
+    let a = Scalar::from_bytes_mod_order(sk.to_scalar().to_bytes());
+    let r = EdwardsPoint::default().compress().to_bytes();
+    let s = challenge(&r, &a_bytes, b"m") * a;
+    let sig = sig_from(&r, &s.to_bytes());
+    // The non-strict check accepts it: the case is meaningful.
+    assert!(sk.verifying_key().verify(b"m", &sig).is_ok());
+    assert_eq!(same(&a_bytes, b"m", &sig), Some(false));
 }
 
 #[test]
@@ -450,5 +463,28 @@ proptest! {
         msg in proptest::collection::vec(any::<u8>(), 0..64),
     ) {
         same(&a, &msg, &sig_from(&r, &s));
+    }
+
+    /// A batch of valid and corrupted signatures under several keys:
+    /// `holds_all` gives, in order, exactly dalek's verdict on each.
+    #[test]
+    fn holds_all_matches_dalek_per_signature(
+        cases in proptest::collection::vec((0u8..4, any::<bool>(), 0usize..512), 0..40),
+    ) {
+        let msg = b"batch";
+        let mut challenges = Vec::new();
+        let mut expected = Vec::new();
+        for (seed, corrupt, bit) in cases {
+            let sk = key(seed);
+            let mut bytes = sk.sign(msg).to_bytes();
+            if corrupt {
+                bytes[bit / 8] ^= 1 << (bit % 8);
+            }
+            let sig = Signature::from_bytes(&bytes);
+            let prepared = PreparedKey::new(&sk.verifying_key());
+            challenges.push(prepared.challenge(msg, &sig));
+            expected.push(sk.verifying_key().verify_strict(msg, &sig).is_ok());
+        }
+        prop_assert_eq!(holds_all(&challenges), expected);
     }
 }

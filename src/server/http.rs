@@ -184,6 +184,7 @@ impl From<SequencerError> for ApiError {
             },
             SequencerError::Entry(EntryError::TooLarge(_)) => ApiError::TooLarge(e.to_string()),
             SequencerError::Rejected(r) => ApiError::Rejected(r),
+            SequencerError::Signature(e) => ApiError::from(e),
             _ => ApiError::Internal(e.to_string()),
         }
     }

@@ -7,7 +7,10 @@
 //! tree from stored entries and tiles and compares (Sunlight `CheckLog`).
 //!
 //! Out of scope: validating envelopes (the HTTP layer does that before
-//! [`Sequencer::submit`]), signing and publishing checkpoints (`publisher`).
+//! [`Sequencer::submit`], except for the last, cheap half of the signature
+//! check, which [`Sequencer::submit_verifying`] leaves to the step so that
+//! the whole batch shares one field inversion), signing and publishing
+//! checkpoints (`publisher`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
+use crate::dsse::{DsseError, PendingVerification};
 use crate::merkle::{Hash, leaf_hash};
 use crate::server::entry::{EntryError, LogEntry};
 use crate::server::store::{CommitBatch, IndexRecord, Store, StoreError, TileKey, TreeState};
@@ -184,6 +188,11 @@ pub enum SequencerError {
     /// The sequencer stopped before handling the submission (HTTP 503).
     #[error("the sequencer shut down")]
     Stopped,
+    /// The submission's signature, whose check
+    /// [`Sequencer::submit_verifying`] left to the step, does not verify;
+    /// it was not appended (HTTP 403, as when the check is done up front).
+    #[error(transparent)]
+    Signature(DsseError),
     /// The submission's [`CommitCheck`] refused it at integration time; it
     /// was not appended (the status is the rejection's).
     #[error(transparent)]
@@ -268,6 +277,8 @@ struct Pending {
     envelope_hash: [u8; 32],
     envelope_json: Vec<u8>,
     check: Option<Box<dyn CommitCheck>>,
+    /// A signature check to finish before the entry is considered.
+    signature: Option<PendingVerification>,
     reply: oneshot::Sender<Result<Sequenced, SequencerError>>,
 }
 
@@ -328,6 +339,31 @@ impl Sequencer {
         envelope_hash: [u8; 32],
         check: Option<Box<dyn CommitCheck>>,
     ) -> Result<oneshot::Receiver<Result<Sequenced, SequencerError>>, SequencerError> {
+        self.enqueue(envelope_json, envelope_hash, check, None)
+    }
+
+    /// [`Sequencer::submit`] for an envelope whose signature check is half
+    /// done ([`crate::dsse::Envelope::start_verify`]). The step finishes the
+    /// checks of all its submissions at once
+    /// ([`PendingVerification::finish_all`]); a submission whose signature
+    /// fails gets [`SequencerError::Signature`], before any dedup lookup,
+    /// exactly as if the HTTP layer had refused it, and nothing is appended.
+    pub fn submit_verifying(
+        &self,
+        envelope_json: Vec<u8>,
+        envelope_hash: [u8; 32],
+        signature: PendingVerification,
+    ) -> Result<oneshot::Receiver<Result<Sequenced, SequencerError>>, SequencerError> {
+        self.enqueue(envelope_json, envelope_hash, None, Some(signature))
+    }
+
+    fn enqueue(
+        &self,
+        envelope_json: Vec<u8>,
+        envelope_hash: [u8; 32],
+        check: Option<Box<dyn CommitCheck>>,
+        signature: Option<PendingVerification>,
+    ) -> Result<oneshot::Receiver<Result<Sequenced, SequencerError>>, SequencerError> {
         let (tx, rx) = oneshot::channel();
         let mut pool = lock(&self.pool);
         if pool.len() >= self.config.pool_capacity {
@@ -337,6 +373,7 @@ impl Sequencer {
             envelope_hash,
             envelope_json,
             check,
+            signature,
             reply: tx,
         });
         Ok(rx)
@@ -402,9 +439,11 @@ impl Sequencer {
             let n = pool.len().min(self.config.max_batch);
             pool.drain(..n).collect()
         };
+        let taken = batch.len();
+        let batch = finish_signatures(batch);
         if batch.is_empty() {
             return Ok(BatchReport {
-                taken: 0,
+                taken,
                 appended: 0,
                 size: tree.size(),
             });
@@ -425,8 +464,8 @@ impl Sequencer {
                     let _ = p.reply.send(r);
                 }
                 Ok(BatchReport {
-                    taken: appended.1,
-                    appended: appended.0,
+                    taken,
+                    appended,
                     size,
                 })
             }
@@ -440,13 +479,13 @@ impl Sequencer {
     }
 
     /// The critical section of a step. Returns one result per submission and
-    /// (entries appended, submissions taken).
+    /// the number of entries appended.
     #[allow(clippy::type_complexity)]
     fn commit(
         &self,
         tree: &mut TileAppender,
         batch: &[Pending],
-    ) -> Result<(Vec<Result<Sequenced, SequencerError>>, (usize, usize)), SequencerError> {
+    ) -> Result<(Vec<Result<Sequenced, SequencerError>>, usize), SequencerError> {
         let now = self.clock.now();
         let previous_size = tree.size();
         // 1. Dedup against the log and within the batch.
@@ -545,8 +584,35 @@ impl Sequencer {
         //    exist.
         self.store.commit_batch(&commit)?;
         *tree = next;
-        Ok((results, (leaves.len(), batch.len())))
+        Ok((results, leaves.len()))
     }
+}
+
+/// Finishes the deferred signature checks of a batch at once, answers the
+/// submissions whose signature fails, and returns the others in order.
+fn finish_signatures(batch: Vec<Pending>) -> Vec<Pending> {
+    let pending: Vec<&PendingVerification> =
+        batch.iter().filter_map(|p| p.signature.as_ref()).collect();
+    if pending.is_empty() {
+        return batch;
+    }
+    let mut verdicts = PendingVerification::finish_all(&pending).into_iter();
+    let mut kept = Vec::with_capacity(batch.len());
+    for p in batch {
+        let verdict = match &p.signature {
+            None => Ok(0),
+            // `finish_all` gives one verdict per check; `finish` is the same
+            // check alone.
+            Some(signature) => verdicts.next().unwrap_or_else(|| signature.finish()),
+        };
+        match verdict {
+            Ok(_) => kept.push(p),
+            Err(e) => {
+                let _ = p.reply.send(Err(SequencerError::Signature(e)));
+            }
+        }
+    }
+    kept
 }
 
 /// Rebuilds the tile appender from the stored tree state.

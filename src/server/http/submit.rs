@@ -258,19 +258,21 @@ where
     // The parsed envelope holds the payload; the raw body is not needed.
     drop(body);
     envelope.require_payload_type(PAYLOAD_TYPE_IN_TOTO)?;
-    let check = match &app.claims {
-        Some(claims) => Some(
-            claims
-                .admit(&**app.reader.store(), &envelope)
-                .await
-                .map_err(ApiError::Rejected)?,
+    // Claims are checked whole here; an allowlisted submitter's signature
+    // only up to its last comparison, which the sequencing step does for
+    // its whole batch at once (`Sequencer::submit_verifying`).
+    let (check, signature) = match &app.claims {
+        Some(claims) => (
+            Some(
+                claims
+                    .admit(&**app.reader.store(), &envelope)
+                    .await
+                    .map_err(ApiError::Rejected)?,
+            ),
+            None,
         ),
-        None => {
-            if !app.open_submission {
-                envelope.verify(&app.submitters)?;
-            }
-            None
-        }
+        None if app.open_submission => (None, None),
+        None => (None, Some(envelope.start_verify(&app.submitters)?)),
     };
     let canonical = envelope.to_canonical_json();
     // Nothing but the canonical JSON (moved into the pool) is kept while
@@ -285,7 +287,11 @@ where
     // of server CPU per entry, BENCHMARKS.md "Write path, session 11"), to
     // spare a rare resubmission the wait for one step. It also keeps durability simple: only the sequencer answers,
     // after the flush of the step that holds the entry.
-    let rx = match app.sequencer.submit_checked(canonical, hash, check) {
+    let queued = match signature {
+        Some(signature) => app.sequencer.submit_verifying(canonical, hash, signature),
+        None => app.sequencer.submit_checked(canonical, hash, check),
+    };
+    let rx = match queued {
         Err(SequencerError::PoolFull) => return Err(busy(app)),
         other => other?,
     };

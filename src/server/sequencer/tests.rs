@@ -115,6 +115,59 @@ fn batches_of_every_shape_keep_the_log_consistent() {
 }
 
 #[test]
+fn deferred_signature_checks_are_finished_by_the_step() {
+    let h = harness(SequencerConfig::default());
+    let signer = SigningKey::from_bytes(&[1; 32]);
+    let mut trusted = crate::dsse::KeySet::new();
+    assert!(trusted.insert(signer.verifying_key()));
+    let verifying = |n: u64, tamper: bool| {
+        let mut json: serde_json::Value = serde_json::from_slice(&envelope_json(n)).unwrap();
+        if tamper {
+            // A valid signature of another envelope: the costly half goes
+            // through and only the final comparison can refuse it.
+            let other: serde_json::Value =
+                serde_json::from_slice(&envelope_json(n + 1000)).unwrap();
+            json["signatures"][0]["sig"] = other["signatures"][0]["sig"].clone();
+        }
+        let env = Envelope::parse(&serde_json::to_vec(&json).unwrap()).unwrap();
+        let pending = env.start_verify(&trusted).unwrap();
+        let json = env.to_canonical_json();
+        let hash = envelope_hash(&json);
+        h.seq.submit_verifying(json, hash, pending).unwrap()
+    };
+    // Good, bad, good, plain (no deferred check), bad.
+    let replies = [
+        verifying(1, false),
+        verifying(2, true),
+        verifying(3, false),
+        submit(&h.seq, 4),
+        verifying(5, true),
+    ];
+    let report = h.seq.sequence_once().unwrap();
+    assert_eq!(report.taken, 5);
+    assert_eq!(report.appended, 3);
+    let got: Vec<_> = replies.into_iter().map(answer).collect();
+    let index = |r: &Result<Sequenced, SequencerError>| r.as_ref().map(|s| s.index).ok();
+    assert_eq!(
+        got.iter().map(index).collect::<Vec<_>>(),
+        [Some(0), None, Some(1), Some(2), None]
+    );
+    for bad in [&got[1], &got[4]] {
+        assert_eq!(
+            bad.as_ref().unwrap_err(),
+            &SequencerError::Signature(crate::dsse::DsseError::InvalidSignature(0))
+        );
+    }
+    assert_eq!(check(&h).size, 3);
+    // A step of only bad signatures appends nothing and writes nothing.
+    let bad = verifying(6, true);
+    let report = h.seq.sequence_once().unwrap();
+    assert_eq!((report.taken, report.appended, report.size), (1, 0, 3));
+    assert!(answer(bad).is_err());
+    assert_eq!(check(&h).size, 3);
+}
+
+#[test]
 fn max_batch_limits_a_step() {
     let h = harness(SequencerConfig {
         max_batch: 3,
