@@ -507,6 +507,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The cap on `claimlog serve`'s blocking pool (tokio's default is 512).
+/// It runs the sequencing and publishing steps and the tile, entry and proof
+/// reads, all short and mostly served from sled's cache. With the default, a
+/// burst of 64 tile readers left ~40 idle threads behind; the sequencing
+/// steps then rotated through all of them, and the memory their allocator
+/// caches held raised the peak RSS of the receipt runs that followed from
+/// ~150 MiB to 257-381 MiB (BENCHMARKS.md, session 14).
+const SERVE_BLOCKING_THREADS: usize = 8;
+
 fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -523,6 +532,7 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(SERVE_BLOCKING_THREADS)
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&cfg.listen)
