@@ -173,14 +173,12 @@ impl PreparedKey {
         if self.small_order || SMALL_ORDER.contains(r_bytes) {
             return Challenge(None);
         }
-        let mut h = [0u8; 64];
-        h.copy_from_slice(
-            &Sha512::new()
-                .chain_update(r_bytes)
-                .chain_update(self.key.as_bytes())
-                .chain_update(msg)
-                .finalize(),
-        );
+        let h: [u8; 64] = Sha512::new()
+            .chain_update(r_bytes)
+            .chain_update(self.key.as_bytes())
+            .chain_update(msg)
+            .finalize()
+            .into();
         let k = Scalar::from_bytes_mod_order_wide(&h);
         let computed = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.minus_a, &s);
         Challenge(Some((computed, *r_bytes)))
@@ -200,9 +198,9 @@ impl From<&VerifyingKey> for PreparedKey {
 pub struct Challenge(Option<(EdwardsPoint, [u8; 32])>);
 
 impl Challenge {
-    /// A challenge that fails (for a signature that could not be checked at
-    /// all, e.g. under no key).
-    pub const FAILED: Challenge = Challenge(None);
+    /// A challenge that fails (the tests mix it into batches).
+    #[cfg(test)]
+    pub(crate) const FAILED: Challenge = Challenge(None);
 
     /// Whether the signature verifies: check 4, `R'.compress() == R_bytes`.
     /// One field inversion; [`holds_all`] shares it among many.
@@ -222,7 +220,7 @@ pub fn holds_all(challenges: &[Challenge]) -> Vec<bool> {
         .map(|c| match c.0 {
             Some((_, r)) => compressed
                 .next()
-                .is_some_and(|computed: CompressedEdwardsY| computed.as_bytes() == &r),
+                .is_some_and(|computed| computed.as_bytes() == &r),
             None => false,
         })
         .collect()
