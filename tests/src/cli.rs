@@ -72,12 +72,16 @@ pub fn example(name: &str) -> anyhow::Result<Value> {
 /// The data-handling example `name` as a first version issued now and
 /// effective at `effective` (POSIX seconds), without the continuity fields
 /// (`claim next` fills them from the log).
+///
+/// `issuedAt` is now, but never after `effective`: a caller that passes its
+/// own `now()` may have read the clock in the previous second, and a version
+/// issued after it takes effect is refused as retroactive.
 pub fn draft(name: &str, effective: i64) -> anyhow::Result<Value> {
     let mut v = example(name)?;
     let p = v["predicate"]
         .as_object_mut()
         .with_context(|| format!("{name} has no predicate"))?;
-    p.insert("issuedAt".into(), json!(ts(now())));
+    p.insert("issuedAt".into(), json!(ts(now().min(effective))));
     p.insert("effectiveFrom".into(), json!(ts(effective)));
     p.remove("validUntil");
     p.remove("supersedes");
