@@ -185,7 +185,7 @@ impl LogReader {
         if let Some(hash) = self.lock_memo().get(index) {
             return Ok(hash);
         }
-        let hash = if level % TILE_HEIGHT == 0 {
+        let hash = if level.is_multiple_of(TILE_HEIGHT) {
             self.hash_in_tile(level / TILE_HEIGHT, n, index, tiles)?
         } else {
             // A stored hash is a complete subtree, so both children exist.

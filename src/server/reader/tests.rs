@@ -48,9 +48,10 @@ impl Log {
         let key = SigningKey::from_bytes(&[3; 32]);
         let replies: Vec<_> = (self.size..self.size + count)
             .map(|n| {
-                let payload = format!("{{\"_type\":\"https://in-toto.io/Statement/v1\",\"n\":{n}}}");
-                let json =
-                    Envelope::sign(PAYLOAD_TYPE_IN_TOTO, payload.as_bytes(), &key).to_canonical_json();
+                let payload =
+                    format!("{{\"_type\":\"https://in-toto.io/Statement/v1\",\"n\":{n}}}");
+                let json = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, payload.as_bytes(), &key)
+                    .to_canonical_json();
                 let hash = envelope_hash(&json);
                 self.seq.submit(json, hash).unwrap()
             })

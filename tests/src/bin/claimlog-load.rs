@@ -522,12 +522,16 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
                 if i >= n {
                     return;
                 }
-                if rate > 0 {
-                    let due = t0 + Duration::from_secs_f64(i as f64 / rate as f64);
+                // At a target rate, latency counts from when the submission
+                // was due, not from when a connection was free to send it:
+                // a server that holds every connection cannot hide the wait
+                // it causes (no coordinated omission).
+                let due = (rate > 0).then(|| t0 + Duration::from_secs_f64(i as f64 / rate as f64));
+                if let Some(due) = due {
                     tokio::time::sleep_until(due.into()).await;
                 }
                 let body = source.body(i, worker, round, concurrency);
-                let sent = Instant::now();
+                let sent = due.unwrap_or_else(Instant::now);
                 loop {
                     let result = poster.post(path, &body.envelope).await;
                     let acked = {
@@ -619,6 +623,9 @@ async fn submit(setup: SubmitSetup, source: Source) -> anyhow::Result<()> {
         .iter()
         .map(|a| a.answered.duration_since(a.sent))
         .collect();
+    if setup.rate > 0 {
+        println!("latencies count from each submission's scheduled time");
+    }
     let label = match setup.wait {
         Wait::Sequenced => "submit -> sequenced (response)",
         Wait::Published => "submit -> receipt (response)",
