@@ -89,6 +89,13 @@ pub struct Config {
     /// 1536, so that at 10^6 entries the worst case of that model stays
     /// within 256 MiB.
     pub max_connections: usize,
+    /// Milliseconds a client has to send a request: an HTTP/1.1 connection
+    /// is closed if a request's head has not fully arrived this long after
+    /// the connection opened or its previous response was written (so idle
+    /// and slow clients cannot keep one of the `max_connections` slots), and
+    /// a submission whose body has not fully arrived this long after its
+    /// head is answered 408. Default 30000.
+    pub client_timeout_ms: u64,
     /// What the log admits: `"allowlist"` (default: any in-toto envelope
     /// signed by an `allow_submitters` key, or anything with
     /// `open_submission`) or `"domain"` (only claimlog statements signed by
@@ -145,6 +152,7 @@ impl Default for Config {
             heartbeat_interval_secs: 300,
             receipt_timeout_secs: 30,
             max_connections: 1536,
+            client_timeout_ms: 30_000,
             admission: AdmissionMode::Allowlist,
             claim_max_skew_secs: 600,
             well_known_base_urls: BTreeMap::new(),
@@ -234,6 +242,7 @@ impl Config {
             ("heartbeat_interval_secs", self.heartbeat_interval_secs),
             ("receipt_timeout_secs", self.receipt_timeout_secs),
             ("max_connections", self.max_connections as u64),
+            ("client_timeout_ms", self.client_timeout_ms),
             ("sled_cache_bytes", self.sled_cache_bytes as u64),
             ("well_known_timeout_ms", self.well_known_timeout_ms),
             ("witness_timeout_ms", self.witness_timeout_ms),

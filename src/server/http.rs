@@ -61,6 +61,9 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// How long a submission waits for its receipt.
     pub receipt_timeout: Duration,
+    /// How long a client may take to send a request's head (HTTP/1.1) and a
+    /// submission's body (`client_timeout_ms`).
+    pub client_timeout: Duration,
     /// Seconds to suggest in `Retry-After` when the pool is full.
     pub retry_after_secs: u64,
     /// Wakes the sequencing loop when a submission is queued.
@@ -82,6 +85,9 @@ pub enum ApiError {
     /// 413: the body or the entry is too large.
     #[error("{0}")]
     TooLarge(String),
+    /// 408: the request's body did not arrive in time (`client_timeout_ms`).
+    #[error("{0}")]
+    Timeout(String),
     /// 503 with `Retry-After`: the pool is full or the server is stopping.
     #[error("{reason}")]
     Unavailable {
@@ -126,6 +132,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+            ApiError::Timeout(m) => (StatusCode::REQUEST_TIMEOUT, m.clone()),
             ApiError::Unavailable { reason, .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, reason.clone())
             }
@@ -145,7 +152,7 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
-        if let ApiError::TooLarge(_) = self {
+        if let ApiError::TooLarge(_) | ApiError::Timeout(_) = self {
             // The rest of the body is never read, so this connection cannot
             // carry another request: say so (RFC 9112 §9.6), or a client
             // reusing it writes into a socket we are closing. (HTTP/2
@@ -552,3 +559,6 @@ mod body_tests;
 
 #[cfg(test)]
 mod submit_tests;
+
+#[cfg(test)]
+mod timeout_tests;

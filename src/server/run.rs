@@ -129,6 +129,7 @@ pub async fn serve(
         claims,
         metrics: metrics.clone(),
         receipt_timeout: Duration::from_secs(config.receipt_timeout_secs),
+        client_timeout: Duration::from_millis(config.client_timeout_ms),
         retry_after_secs: 1,
         wake: wake.clone(),
     });

@@ -142,6 +142,7 @@ impl Log {
             ))),
             metrics: Arc::new(Metrics::default()),
             receipt_timeout: Duration::from_millis(10),
+            client_timeout: Duration::from_secs(30),
             retry_after_secs: 1,
             wake: Arc::new(tokio::sync::Notify::new()),
         });

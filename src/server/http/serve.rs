@@ -28,7 +28,7 @@ use axum::http::{Method, Request};
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::service::Service as _;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -70,6 +70,7 @@ pub async fn serve_http(
     let slots = Arc::new(Semaphore::new(
         max_connections.clamp(1, Semaphore::MAX_PERMITS),
     ));
+    let client_timeout = app.client_timeout;
     let router = TowerToHyperService::new(router);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         // Decided before the future is built, so the tile fast path clones
@@ -106,6 +107,15 @@ pub async fn serve_http(
     // lives; request heads and bodies never need more than this here
     // (bodies are copied out as they arrive).
     builder.http1().max_buf_size(HTTP1_MAX_BUF);
+    // A slot is held as long as its connection is open: a request head must
+    // arrive within `client_timeout` of the connection opening or of the
+    // previous response (hyper's header read timeout, which starts when it
+    // waits for a head), so neither an idle keep-alive client nor one that
+    // sends its head a byte at a time keeps a slot (`spec/log-api.md`).
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(client_timeout);
     // HTTP/2: hyper's default 1 MiB windows let one connection make us
     // buffer 1 MiB of request data per stream before a handler reads it,
     // and 200 concurrent streams. The protocol's own 65,535-byte windows
@@ -114,9 +124,15 @@ pub async fn serve_http(
         .http2()
         .initial_connection_window_size(H2_WINDOW)
         .initial_stream_window_size(H2_WINDOW)
-        .max_concurrent_streams(H2_MAX_STREAMS);
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        // A peer that stops answering PINGs loses its connection (and slot).
+        .timer(TokioTimer::new())
+        .keep_alive_interval(client_timeout)
+        .keep_alive_timeout(client_timeout);
 
     let graceful = GracefulShutdown::new();
+    // Tells connections still waiting for their first bytes to give up.
+    let (stopping, _) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -144,12 +160,23 @@ pub async fn serve_http(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY");
         }
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service.clone())
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let (builder, service) = (builder.clone(), service.clone());
+        let (watcher, mut stopping) = (graceful.watcher(), stopping.subscribe());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            // hyper's header read timeout starts once it knows the protocol,
+            // which takes the connection's first bytes: a client that never
+            // sends them would keep its slot for ever.
+            let first_bytes = tokio::time::timeout(client_timeout, protocol_known(&stream));
+            tokio::select! {
+                known = first_bytes => if !matches!(known, Ok(Ok(true))) {
+                    return;
+                },
+                _ = stopping.wait_for(|stop| *stop) => return,
+            }
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::trace!(error = %e, "connection ended with an error");
             }
             // The slot is free once the connection is closed.
@@ -157,8 +184,34 @@ pub async fn serve_http(
         });
     }
     drop(listener);
+    stopping.send_replace(true);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4), which hyper's automatic
+/// protocol detection looks for.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Waits until the client has sent enough for hyper to tell HTTP/1.1 from
+/// HTTP/2: a first byte that differs from the HTTP/2 preface (an HTTP/1.1
+/// request line does within two bytes), or the whole preface. `false` if the
+/// client closed the connection first.
+async fn protocol_known(stream: &tokio::net::TcpStream) -> std::io::Result<bool> {
+    let mut buf = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if n == buf.len() || buf[..n] != H2_PREFACE[..n] {
+            return Ok(true);
+        }
+        // A prefix of the preface: peeking again would return at once with
+        // the same bytes, so poll until more arrive (only a client sending
+        // the preface in pieces gets here).
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// What a request is answered by, chosen before its future is built.

@@ -253,7 +253,17 @@ where
             return Err(e);
         }
     };
-    let (body, mut reservation) = read_body(app, headers, body).await?;
+    // A body that trickles in would hold its connection's slot and its
+    // share of `pending_bytes` for as long as the client likes.
+    let (body, mut reservation) =
+        tokio::time::timeout(app.client_timeout, read_body(app, headers, body))
+            .await
+            .map_err(|_| {
+                ApiError::Timeout(format!(
+                    "the request body did not arrive within {} ms",
+                    app.client_timeout.as_millis()
+                ))
+            })??;
     let envelope = Envelope::parse(&body)?;
     // The parsed envelope holds the payload; the raw body is not needed.
     drop(body);

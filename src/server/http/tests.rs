@@ -19,9 +19,9 @@ use crate::server::sequencer::{ManualClock, SequencerConfig, check_log};
 use crate::server::store::{MemoryStore, SledStore, Store};
 use crate::tiles::decode_bundle;
 
-struct Running {
-    base: String,
-    client: reqwest::Client,
+pub(super) struct Running {
+    pub(super) base: String,
+    pub(super) client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), crate::server::ServeError>>,
     dir: tempfile::TempDir,
@@ -29,7 +29,7 @@ struct Running {
 }
 
 impl Running {
-    async fn stop(mut self) -> (tempfile::TempDir, Config) {
+    pub(super) async fn stop(mut self) -> (tempfile::TempDir, Config) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -47,7 +47,7 @@ pub(super) fn submitter(n: u8) -> SignerKey {
     .unwrap()
 }
 
-fn test_config(dir: &std::path::Path) -> Config {
+pub(super) fn test_config(dir: &std::path::Path) -> Config {
     Config {
         data_dir: dir.join("data"),
         origin: "test.example/log".into(),
@@ -58,7 +58,7 @@ fn test_config(dir: &std::path::Path) -> Config {
     }
 }
 
-async fn start(config: Config, dir: tempfile::TempDir) -> Running {
+pub(super) async fn start(config: Config, dir: tempfile::TempDir) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
@@ -107,6 +107,7 @@ pub(super) fn test_app(
         claims: None,
         metrics: Arc::new(Metrics::default()),
         receipt_timeout: Duration::from_millis(100),
+        client_timeout: Duration::from_secs(30),
         retry_after_secs,
         wake: Arc::new(tokio::sync::Notify::new()),
     })
