@@ -33,6 +33,7 @@ use crate::server::sequencer::{Rejection, Sequencer, SequencerError};
 use crate::server::store::{PublishedCheckpoint, StoreError};
 use crate::tiles::{TilePath, parse_tile_path};
 
+mod idle;
 mod serve;
 mod submit;
 

@@ -35,6 +35,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::idle::Activity;
 use super::submit::{SUBMIT_ROUTE, submit_direct};
 use super::{App, cached_tile_response};
 
@@ -131,7 +132,7 @@ pub async fn serve_http(
         .keep_alive_timeout(client_timeout);
 
     let graceful = GracefulShutdown::new();
-    // Tells connections still waiting for their first bytes to give up.
+    // Tells connections to finish what they are doing and close.
     let (stopping, _) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -161,6 +162,9 @@ pub async fn serve_http(
             tracing::debug!(error = %e, "TCP_NODELAY");
         }
         let (builder, service) = (builder.clone(), service.clone());
+        // Held until the connection ends: `graceful.shutdown()` waits for
+        // every watcher to be dropped. The signal to close comes through
+        // `stopping`, so each connection can also close itself when idle.
         let (watcher, mut stopping) = (graceful.watcher(), stopping.subscribe());
         tokio::spawn(async move {
             // hyper's header read timeout starts once it knows the protocol,
@@ -173,14 +177,52 @@ pub async fn serve_http(
                 },
                 _ = stopping.wait_for(|stop| *stop) => return,
             }
+            // Each request is counted in flight until its response (head and
+            // body future) is ready, for closing the connection when idle.
+            let activity = Activity::new();
+            let counted = {
+                let activity = activity.clone();
+                hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let in_flight = activity.begin();
+                    let answer = service.call(req);
+                    async move {
+                        let response = answer.await;
+                        drop(in_flight);
+                        response
+                    }
+                })
+            };
             let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(stream), counted)
                 .into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::trace!(error = %e, "connection ended with an error");
+            let mut conn = std::pin::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    ended = conn.as_mut() => {
+                        if let Err(e) = ended {
+                            tracing::trace!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    // Server shutdown, or no request for `client_timeout`
+                    // (HTTP/1.1 gets there by hyper's header read timeout
+                    // first; an idle HTTP/2 connection only this way): finish
+                    // what is in flight and close.
+                    _ = stopping.wait_for(|stop| *stop), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    () = activity.idle_for(client_timeout), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
             }
-            // The slot is free once the connection is closed.
+            // The slot is free once the connection is closed; the server's
+            // shutdown waits for every watcher to be dropped.
             drop(slot);
+            drop(watcher);
         });
     }
     drop(listener);

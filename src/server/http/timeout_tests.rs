@@ -123,3 +123,37 @@ async fn idle_and_slow_clients_lose_their_connection() {
     );
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_gives_its_slot_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.client_timeout_ms = 300;
+    config.max_connections = 1;
+    let r = start(config, dir).await;
+    // An HTTP/2 client that answers PINGs and keeps its connection in its
+    // pool (reqwest's default idle time is 90 s) holds the only slot ...
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let resp = h2.get(format!("{}/healthz", r.base)).send().await.unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    assert_eq!(resp.text().await.unwrap(), "ok\n");
+    // ... until it has been idle for `client_timeout_ms`: then an HTTP/1.1
+    // client is served.
+    let mut next = connect(&r).await;
+    next.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let got = until_closed(&mut next)
+        .await
+        .expect("no answer while the HTTP/2 client idles");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    // The HTTP/2 client still works: it reconnects.
+    let resp = h2.get(format!("{}/healthz", r.base)).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok\n");
+    drop(h2);
+    r.stop().await;
+}
