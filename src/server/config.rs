@@ -89,12 +89,13 @@ pub struct Config {
     /// 1536, so that at 10^6 entries the worst case of that model stays
     /// within 256 MiB.
     pub max_connections: usize,
-    /// Milliseconds a client has to send a request: an HTTP/1.1 connection
-    /// is closed if a request's head has not fully arrived this long after
+    /// Milliseconds a client has to send a request: a connection with no
+    /// request in flight for this long is closed, and so is an HTTP/1.1
+    /// connection whose request head has not fully arrived this long after
     /// the connection opened or its previous response was written (so idle
-    /// and slow clients cannot keep one of the `max_connections` slots), and
-    /// a submission whose body has not fully arrived this long after its
-    /// head is answered 408. Default 30000.
+    /// and slow clients cannot keep one of the `max_connections` slots); a
+    /// submission whose body has not fully arrived this long after its head
+    /// is answered 408. Default 30000.
     pub client_timeout_ms: u64,
     /// What the log admits: `"allowlist"` (default: any in-toto envelope
     /// signed by an `allow_submitters` key, or anything with
