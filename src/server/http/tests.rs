@@ -21,7 +21,7 @@ use crate::tiles::decode_bundle;
 
 pub(super) struct Running {
     pub(super) base: String,
-    pub(super) client: reqwest::Client,
+    client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), crate::server::ServeError>>,
     dir: tempfile::TempDir,
@@ -139,7 +139,7 @@ async fn get(r: &Running, path: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn get_ok(r: &Running, path: &str) -> Vec<u8> {
+pub(super) async fn get_ok(r: &Running, path: &str) -> Vec<u8> {
     let resp = get(r, path).await;
     assert_eq!(resp.status(), 200, "{path}");
     resp.bytes().await.unwrap().to_vec()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::tests::{Running, start, test_config};
+use super::tests::{Running, get_ok, start, test_config};
 
 /// Far beyond the 300 ms timeout: only a server that never closes the
 /// connection runs into it.
@@ -43,6 +43,18 @@ async fn until_closed(stream: &mut TcpStream) -> Option<Vec<u8>> {
     Some(got)
 }
 
+/// `GET /healthz` over a new HTTP/1.1 connection with `headers` added:
+/// answered `ok`, and the connection closed (`what` if it stays open).
+async fn healthz(r: &Running, headers: &str, what: &str) {
+    let mut stream = connect(r).await;
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: t\r\n{headers}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let got = until_closed(&mut stream).await.expect(what);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nok\n"), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_slow_clients_lose_their_connection() {
     let r = server(300).await;
@@ -75,17 +87,7 @@ async fn idle_and_slow_clients_lose_their_connection() {
     );
 
     // A prompt request is answered; the connection is then idle, and closed.
-    let mut prompt = connect(&r).await;
-    prompt
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await
-        .unwrap();
-    let got = until_closed(&mut prompt)
-        .await
-        .expect("idle keep-alive kept");
-    let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-    assert!(text.ends_with("\r\n\r\nok\n"), "{text}");
+    healthz(&r, "", "idle keep-alive kept").await;
 
     // A submission whose body stops short: 408 with the reason, then closed.
     let mut trickle = connect(&r).await;
@@ -108,15 +110,7 @@ async fn idle_and_slow_clients_lose_their_connection() {
         "{text}"
     );
     // Its share of `pending_bytes` is back: the pool is empty again.
-    let metrics = r
-        .client
-        .get(format!("{}/metrics", r.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = String::from_utf8(get_ok(&r, "/metrics").await).unwrap();
     assert!(
         metrics.contains("\nclaimlog_pending_bytes 0\n"),
         "{metrics}"
@@ -142,15 +136,12 @@ async fn an_idle_http2_connection_gives_its_slot_back() {
     assert_eq!(resp.text().await.unwrap(), "ok\n");
     // ... until it has been idle for `client_timeout_ms`: then an HTTP/1.1
     // client is served.
-    let mut next = connect(&r).await;
-    next.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let got = until_closed(&mut next)
-        .await
-        .expect("no answer while the HTTP/2 client idles");
-    let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    healthz(
+        &r,
+        "Connection: close\r\n",
+        "no answer while the HTTP/2 client idles",
+    )
+    .await;
     // The HTTP/2 client still works: it reconnects.
     let resp = h2.get(format!("{}/healthz", r.base)).send().await.unwrap();
     assert_eq!(resp.text().await.unwrap(), "ok\n");
