@@ -83,9 +83,6 @@ impl LogReader {
     /// least that many (a partial tile of width W is a prefix of every later
     /// version of the tile, so slicing serves `.p/W`).
     pub fn tile(&self, level: u8, index: u64, width: u16) -> Result<Option<Bytes>, StoreError> {
-        if let Some(hit) = self.cached_tile(level, index, width) {
-            return Ok(Some(hit));
-        }
         let want = usize::from(width) * 32;
         Ok(self
             .stored_tile(TileKey { level, index })?

@@ -30,7 +30,6 @@ use hyper::body::Incoming;
 use hyper::service::Service as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -131,8 +130,8 @@ pub async fn serve_http(
         .keep_alive_interval(client_timeout)
         .keep_alive_timeout(client_timeout);
 
-    let graceful = GracefulShutdown::new();
-    // Tells connections to finish what they are doing and close.
+    // Tells connections to finish what they are doing and close; each holds
+    // a receiver until it has closed, so `closed()` waits for all of them.
     let (stopping, _) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -162,10 +161,7 @@ pub async fn serve_http(
             tracing::debug!(error = %e, "TCP_NODELAY");
         }
         let (builder, service) = (builder.clone(), service.clone());
-        // Held until the connection ends: `graceful.shutdown()` waits for
-        // every watcher to be dropped. The signal to close comes through
-        // `stopping`, so each connection can also close itself when idle.
-        let (watcher, mut stopping) = (graceful.watcher(), stopping.subscribe());
+        let mut stopping = stopping.subscribe();
         tokio::spawn(async move {
             // hyper's header read timeout starts once it knows the protocol,
             // which takes the connection's first bytes: a client that never
@@ -196,38 +192,35 @@ pub async fn serve_http(
                 .serve_connection(TokioIo::new(stream), counted)
                 .into_owned();
             let mut conn = std::pin::pin!(conn);
-            let mut closing = false;
-            loop {
+            // Server shutdown, or no request for `client_timeout` (HTTP/1.1
+            // gets there by hyper's header read timeout first; an idle
+            // HTTP/2 connection only this way): finish what is in flight and
+            // close.
+            let close = async {
                 tokio::select! {
-                    ended = conn.as_mut() => {
-                        if let Err(e) = ended {
-                            tracing::trace!(error = %e, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    // Server shutdown, or no request for `client_timeout`
-                    // (HTTP/1.1 gets there by hyper's header read timeout
-                    // first; an idle HTTP/2 connection only this way): finish
-                    // what is in flight and close.
-                    _ = stopping.wait_for(|stop| *stop), if !closing => {
-                        conn.as_mut().graceful_shutdown();
-                        closing = true;
-                    }
-                    () = activity.idle_for(client_timeout), if !closing => {
-                        conn.as_mut().graceful_shutdown();
-                        closing = true;
-                    }
+                    _ = stopping.wait_for(|stop| *stop) => {}
+                    () = activity.idle_for(client_timeout) => {}
                 }
+            };
+            let ended = tokio::select! {
+                ended = conn.as_mut() => ended,
+                () = close => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::trace!(error = %e, "connection ended with an error");
             }
             // The slot is free once the connection is closed; the server's
-            // shutdown waits for every watcher to be dropped.
+            // shutdown waits for this receiver to be dropped.
             drop(slot);
-            drop(watcher);
+            drop(stopping);
         });
     }
     drop(listener);
     stopping.send_replace(true);
-    graceful.shutdown().await;
+    stopping.closed().await;
     Ok(())
 }
 
